@@ -1,0 +1,46 @@
+//! Response helpers: JSON bodies and `metav1.Status` errors.
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full};
+use serde_json::Value;
+use tether_wire::channel::Status;
+
+/// The response body type of every handler.
+pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
+
+/// A complete response with `content_type`.
+pub(crate) fn full(code: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let body = Full::new(body.into()).map_err(|never| match never {}).boxed();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = code;
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+/// A JSON response.
+pub(crate) fn json(code: StatusCode, value: &Value) -> Response<Body> {
+    full(code, "application/json", serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// A failure `Status` with `reason` and `message`.
+pub(crate) fn status(code: StatusCode, reason: &str, message: &str) -> Response<Body> {
+    let body =
+        Status::failure(reason, message, i32::from(code.as_u16())).with_type_meta().to_json();
+    full(code, "application/json", body)
+}
+
+/// Maps a store error to its Status response.
+pub(crate) fn store_error(e: &crate::store::StoreError) -> Response<Body> {
+    use crate::store::StoreError;
+    let (code, reason) = match e {
+        StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "NotFound"),
+        StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "AlreadyExists"),
+        StoreError::Gone { .. } => (StatusCode::GONE, "Expired"),
+        StoreError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid"),
+    };
+    status(code, reason, &e.to_string())
+}
