@@ -208,7 +208,7 @@ async fn dispatch(command: Command, exe: PathBuf, prefix: Vec<String>) -> Result
         Command::Fault { kubeconfig, namespace, fault } => {
             let client = ControlClient::from_kubeconfig(&kubeconfig)?;
             let report = client.inject(&fault.into_fault(namespace)).await?;
-            println!("affected={}", report.affected);
+            say(&format!("affected={}", report.affected));
             Ok(())
         }
         Command::Workload { kind, port, bytes } => crate::workload::run(kind, port, bytes)
@@ -217,7 +217,7 @@ async fn dispatch(command: Command, exe: PathBuf, prefix: Vec<String>) -> Result
         Command::Credential { token_file } => {
             let token = std::fs::read_to_string(&token_file)
                 .map_err(|e| CliError::Io("read the token file", e))?;
-            println!("{}", crate::kubeconfig::exec_credential(token.trim()));
+            say(&crate::kubeconfig::exec_credential(token.trim()).to_string());
             Ok(())
         }
     }
@@ -241,13 +241,18 @@ async fn serve(args: ServeArgs, exe: PathBuf, prefix: Vec<String>) -> Result<(),
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Io("listen", e))?;
     let cluster = TestCluster::start_on(config, listener).await?;
-    println!("ready kubeconfig={} server={}", cluster.kubeconfig().display(), cluster.url());
-    use std::io::Write as _;
-    let _flushed = std::io::stdout().flush();
+    say(&format!("ready kubeconfig={} server={}", cluster.kubeconfig().display(), cluster.url()));
     wait_for_signal().await.map_err(|e| CliError::Io("install signal handlers", e))?;
     let deadline = cluster.cluster().config.grace_period + Duration::from_secs(5);
     cluster.shutdown(deadline).await;
     Ok(())
+}
+
+/// Writes one line of the command's output to stdout and flushes it (a closed pipe is ignored).
+fn say(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ignored = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

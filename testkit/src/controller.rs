@@ -18,11 +18,11 @@ pub(crate) async fn run(cluster: Arc<Cluster>) {
             Ok((_, rx)) => rx,
             Err(_) => return,
         };
-    // Replacement pods not before this instant, per (kind, namespace, owner).
-    let mut not_before: HashMap<(Resource, String, String), Instant> = HashMap::new();
+    // Since when each (kind, namespace, owner) has been missing replicas.
+    let mut missing_since: HashMap<(Resource, String, String), Instant> = HashMap::new();
     let mut first = true;
     loop {
-        reconcile(&cluster, &mut not_before, first);
+        reconcile(&cluster, &mut missing_since, first);
         first = false;
         tokio::select! {
             () = cluster.cancel.cancelled() => return,
@@ -34,15 +34,15 @@ pub(crate) async fn run(cluster: Arc<Cluster>) {
 
 fn reconcile(
     cluster: &Arc<Cluster>,
-    not_before: &mut HashMap<(Resource, String, String), Instant>,
+    missing_since: &mut HashMap<(Resource, String, String), Instant>,
     first: bool,
 ) {
     let delay = *cluster.recreate_delay.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     for owner in cluster.store.list(Resource::Deployments, None, |_| true).0 {
-        scale(cluster, Resource::Deployments, &owner, delay, not_before, first);
+        scale(cluster, Resource::Deployments, &owner, delay, missing_since, first);
     }
     for owner in cluster.store.list(Resource::StatefulSets, None, |_| true).0 {
-        scale(cluster, Resource::StatefulSets, &owner, delay, not_before, first);
+        scale(cluster, Resource::StatefulSets, &owner, delay, missing_since, first);
     }
     for service in cluster.store.list(Resource::Services, None, |_| true).0 {
         endpoints(cluster, &service);
@@ -67,7 +67,7 @@ fn scale(
     kind: Resource,
     owner: &Value,
     delay: Duration,
-    not_before: &mut HashMap<(Resource, String, String), Instant>,
+    missing_since: &mut HashMap<(Resource, String, String), Instant>,
     first: bool,
 ) {
     let ns = owner["metadata"]["namespace"].as_str().unwrap_or("default").to_owned();
@@ -91,20 +91,19 @@ fn scale(
             .collect(),
     };
     if missing.is_empty() {
-        not_before.remove(&key);
+        missing_since.remove(&key);
         for extra in live.iter().skip(want) {
             let pod = extra["metadata"]["name"].as_str().unwrap_or_default();
             let _gone = crate::runtime::delete_pod(cluster, &ns, pod);
         }
         return;
     }
-    let now = Instant::now();
-    let due =
-        *not_before.entry(key.clone()).or_insert_with(|| if first { now } else { now + delay });
-    if now < due {
+    // Measured from when the pods went missing, so a changed delay applies at once.
+    let since = *missing_since.entry(key.clone()).or_insert_with(Instant::now);
+    if !first && since.elapsed() < delay {
         return;
     }
-    not_before.remove(&key);
+    missing_since.remove(&key);
     for pod_name in missing {
         let pod = pod_from_template(owner, kind, &pod_name);
         if let Err(e) = crate::runtime::create_pod(cluster, pod) {

@@ -8,9 +8,8 @@
 
 mod io;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -133,27 +132,27 @@ impl ConnEntry {
     }
 }
 
-/// Live connections and the sticky settings new ones inherit.
+/// Live connections and the sticky settings new ones inherit. An entry lives as long as its
+/// connection or the streaming session on it, whichever ends last.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
-    conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
-    next_id: AtomicU64,
+    conns: Mutex<Vec<Weak<ConnEntry>>>,
     latency_ms: AtomicU64,
     bandwidth: AtomicU64,
     reject_status: AtomicU64,
 }
 
 impl Faults {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<ConnEntry>>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Weak<ConnEntry>>> {
         self.conns.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wraps an accepted socket; the entry stays registered until [`Faults::forget`].
+    /// Wraps an accepted socket; the entry is registered while the returned `Arc` lives.
     pub(crate) fn register(
         &self,
         tcp: TcpStream,
         close: CancellationToken,
-    ) -> std::io::Result<(u64, FaultyIo, Arc<ConnEntry>)> {
+    ) -> std::io::Result<(FaultyIo, Arc<ConnEntry>)> {
         let std = tcp.into_std()?;
         let socket = std.try_clone()?;
         let tcp = TcpStream::from_std(std)?;
@@ -167,14 +166,10 @@ impl Faults {
             streaming: false.into(),
             socket,
         });
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        self.lock().insert(id, entry.clone());
-        Ok((id, FaultyIo::new(tcp, shaping), entry))
-    }
-
-    /// Drops a closed connection's entry.
-    pub(crate) fn forget(&self, id: u64) {
-        self.lock().remove(&id);
+        let mut conns = self.lock();
+        conns.retain(|c| c.strong_count() > 0);
+        conns.push(Arc::downgrade(&entry));
+        Ok((FaultyIo::new(tcp, shaping), entry))
     }
 
     /// The status upgrades are rejected with, if any.
@@ -183,11 +178,11 @@ impl Faults {
     }
 
     fn streaming(&self) -> Vec<Arc<ConnEntry>> {
-        self.lock().values().filter(|c| c.is_streaming()).cloned().collect()
+        self.all().into_iter().filter(|c| c.is_streaming()).collect()
     }
 
     fn all(&self) -> Vec<Arc<ConnEntry>> {
-        self.lock().values().cloned().collect()
+        self.lock().iter().filter_map(Weak::upgrade).collect()
     }
 }
 

@@ -82,7 +82,7 @@ async fn resource_route(
             _ => not_found(),
         },
         ["namespaces", ns] if gv == "v1" => {
-            objects::get(&ctx.cluster, Resource::Namespaces, "", ns)
+            objects::get(&ctx.cluster, &req, Resource::Namespaces, "", ns)
         }
         ["namespaces", ns, plural] => match lookup(plural) {
             Some(r) if *req.method() == Method::GET => {
@@ -94,7 +94,7 @@ async fn resource_route(
             _ => not_found(),
         },
         ["namespaces", ns, plural, name] => match (lookup(plural), req.method().clone()) {
-            (Some(r), Method::GET) => objects::get(&ctx.cluster, r, ns, name),
+            (Some(r), Method::GET) => objects::get(&ctx.cluster, &req, r, ns, name),
             (Some(r), Method::DELETE) => objects::delete(&ctx.cluster, r, ns, name),
             (Some(_), _) => status(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -43,23 +43,17 @@ pub(crate) async fn serve(
         };
         let _nodelay = tcp.set_nodelay(true);
         let close = cluster.cancel.child_token();
-        let (id, io, entry) = match cluster.faults.register(tcp, close) {
+        let (io, entry) = match cluster.faults.register(tcp, close) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "failed to register a connection");
                 continue;
             }
         };
-        let span = tracing::debug_span!("conn", id, %peer);
-        let task = connection(cluster.clone(), acceptor.clone(), io, entry);
-        let cl = cluster.clone();
-        cluster.tracker.spawn(
-            async move {
-                task.await;
-                cl.faults.forget(id);
-            }
-            .instrument(span),
-        );
+        let span = tracing::debug_span!("conn", %peer);
+        cluster
+            .tracker
+            .spawn(connection(cluster.clone(), acceptor.clone(), io, entry).instrument(span));
     }
 }
 

@@ -88,6 +88,9 @@ pub enum StoreError {
 
 type Key = (Resource, String, String);
 
+/// The backlog of a new watch and the receiver of what follows.
+pub type WatchStart = (Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>);
+
 #[derive(Debug, Default)]
 struct Inner {
     rv: u64,
@@ -270,11 +273,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Gone`] when `since` is older than the kept history.
-    pub fn watch(
-        &self,
-        resource: Resource,
-        since: Option<u64>,
-    ) -> Result<(Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>), StoreError> {
+    pub fn watch(&self, resource: Resource, since: Option<u64>) -> Result<WatchStart, StoreError> {
         let inner = self.lock();
         let rx = self.events_tx.subscribe();
         let backlog = match since {

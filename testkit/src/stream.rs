@@ -125,11 +125,12 @@ pub(crate) async fn handle(
             "upgrade rejected by fault injection",
         );
     }
-    if kind != Kind::PortForward {
-        if let Err(message) = validate_stdio(&object, &opts, kind) {
-            return bad_request(&message);
-        }
+    if kind != Kind::PortForward
+        && let Err(message) = validate_stdio(&object, &opts, kind)
+    {
+        return bad_request(&message);
     }
+
     let Some(runtime_pod) = cluster.runtime.pod(ns, pod) else {
         return bad_request(&format!("pod {pod} is not running"));
     };

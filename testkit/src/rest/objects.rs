@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::response::{Body, json, status, store_error};
 use crate::cluster::Cluster;
-use crate::store::{FieldSelector, LabelSelector, Resource};
+use crate::store::{FieldSelector, LabelSelector, Resource, SelectorError};
 
 /// Query parameters, last value wins.
 pub(crate) fn query(req: &Request<Incoming>) -> HashMap<String, String> {
@@ -19,11 +19,29 @@ pub(crate) fn query(req: &Request<Incoming>) -> HashMap<String, String> {
         .collect()
 }
 
-pub(crate) fn get(cluster: &Cluster, resource: Resource, ns: &str, name: &str) -> Response<Body> {
+pub(crate) fn get(
+    cluster: &Cluster,
+    req: &Request<Incoming>,
+    resource: Resource,
+    ns: &str,
+    name: &str,
+) -> Response<Body> {
     match cluster.store.get(resource, ns, name) {
+        Some(object) if wants_table(req) => json(
+            StatusCode::OK,
+            &super::table::table(resource, &[object], cluster.store.resource_version()),
+        ),
         Some(object) => json(StatusCode::OK, &object),
         None => not_found(resource, name),
     }
+}
+
+/// Whether the client asked for a `meta.k8s.io` Table (as `kubectl get` does).
+fn wants_table(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
 }
 
 pub(crate) fn not_found(resource: Resource, name: &str) -> Response<Body> {
@@ -41,14 +59,9 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
-    pub(crate) fn from_query(q: &HashMap<String, String>) -> Result<Self, Response<Body>> {
-        let bad = |e: crate::store::SelectorError| {
-            status(StatusCode::BAD_REQUEST, "BadRequest", &e.to_string())
-        };
-        let labels =
-            LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str)).map_err(bad)?;
-        let fields =
-            FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str)).map_err(bad)?;
+    pub(crate) fn from_query(q: &HashMap<String, String>) -> Result<Self, SelectorError> {
+        let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?;
+        let fields = FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str))?;
         Ok(Self { labels, fields })
     }
 
@@ -66,7 +79,7 @@ pub(crate) async fn list_or_watch(
     let q = query(req);
     let filter = match Filter::from_query(&q) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e.to_string()),
     };
     if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
         return super::watch::watch(cluster, resource, ns, filter, &q);

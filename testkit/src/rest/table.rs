@@ -46,9 +46,12 @@ fn column(name: &str, kind: &str, priority: u8) -> Value {
     json!({"name": name, "type": kind, "format": if name == "Name" { "name" } else { "" }, "description": name, "priority": priority})
 }
 
+/// How a row's cells are made from an object.
+type Cells = fn(&Value) -> Vec<Value>;
+
 /// A Table of `items`, with pod-specific columns for pods.
 pub(crate) fn table(resource: Resource, items: &[Arc<Value>], rv: u64) -> Value {
-    let (columns, cells): (Vec<Value>, fn(&Value) -> Vec<Value>) = if resource == Resource::Pods {
+    let (columns, cells): (Vec<Value>, Cells) = if resource == Resource::Pods {
         (
             vec![
                 column("Name", "string", 0),

@@ -16,7 +16,14 @@ pub(crate) struct Running {
     input: Option<mpsc::Sender<Input>>,
     output: Source,
     exit: Exit,
+    /// When an attach client closed its stdin: the session ends once the output goes quiet.
+    attach_eof: Option<tokio::time::Instant>,
 }
+
+/// After an attach client's stdin ends, output is still relayed until it pauses this long.
+const ATTACH_QUIET: Duration = Duration::from_millis(300);
+/// ... but no longer than this.
+const ATTACH_LINGER: Duration = Duration::from_secs(5);
 
 enum Source {
     Exec(mpsc::Receiver<Output>),
@@ -46,16 +53,16 @@ pub(crate) fn internal_error(message: &str) -> Status {
 }
 
 /// Starts the exec process or joins the attached container.
-pub(crate) fn start(session: &Session) -> Result<Running, Status> {
+pub(crate) fn start(session: &Session) -> Result<Running, Box<Status>> {
     let pod = &session.pod;
     let container = pod.container(&session.opts.container).cloned().ok_or_else(|| {
-        internal_error(&format!("container {} not found", session.opts.container))
+        Box::new(internal_error(&format!("container {} not found", session.opts.container)))
     })?;
     match session.kind {
         Kind::Attach => {
             let pgid = container.pgid.load(Ordering::SeqCst);
             if pgid == 0 {
-                return Err(internal_error("container is not running"));
+                return Err(Box::new(internal_error("container is not running")));
             }
             let (output, input) = container.attach();
             // kubectl does not check `stdin: true`; input for a container without it is dropped.
@@ -64,6 +71,7 @@ pub(crate) fn start(session: &Session) -> Result<Running, Status> {
                 input,
                 output: Source::Attach(output),
                 exit: Exit::Attach { container, pgid },
+                attach_eof: None,
             })
         }
         _ => {
@@ -72,13 +80,13 @@ pub(crate) fn start(session: &Session) -> Result<Running, Status> {
             let spawned = cluster
                 .runtime
                 .exec(pod, &container, &session.opts.command, session.opts.tty, session.opts.stdin, tracker)
-                .map_err(|e| match e {
+                                .map_err(|e| Box::new(match e {
                     SpawnError::NotFound(_) => internal_error(&format!(
                         "error executing command in container: failed to exec in container: failed to start exec: \
                          OCI runtime exec failed: exec failed: unable to start container process: {e}: unknown"
                     )),
-                    other => internal_error(&format!("error executing command in container: {other}")),
-                })?;
+                                        other => internal_error(&format!("error executing command in container: {other}")),
+                }))?;
             let (code_tx, code_rx) = oneshot::channel();
             let pgid = spawned.pgid;
             let mut child = spawned.child;
@@ -92,14 +100,20 @@ pub(crate) fn start(session: &Session) -> Result<Running, Status> {
                 input: Some(spawned.input_tx),
                 output: Source::Exec(spawned.output_rx),
                 exit: Exit::Exec { pgid, code: code_rx, known: None },
+                attach_eof: None,
             })
         }
     }
 }
 
 impl Running {
-    /// Passes input to the process; dropped silently when it has no stdin.
-    pub(crate) async fn input(&self, input: Input) {
+    /// Passes input to the process; dropped silently when it has no stdin. For attach, the end of
+    /// the client's stdin ends the session (the container keeps running).
+    pub(crate) async fn input(&mut self, input: Input) {
+        if matches!(input, Input::Eof) && matches!(self.exit, Exit::Attach { .. }) {
+            self.attach_eof.get_or_insert_with(tokio::time::Instant::now);
+            return;
+        }
         if let Some(tx) = &self.input {
             let _gone = tx.send(input).await;
         }
@@ -135,6 +149,15 @@ impl Running {
                 },
                 Source::Attach(rx) => {
                     let Exit::Attach { container, pgid } = &self.exit else { return None };
+                    if let Some(eof) = self.attach_eof {
+                        let quiet = tokio::time::timeout(ATTACH_QUIET, rx.recv()).await;
+                        match quiet {
+                            Ok(Ok(out)) if eof.elapsed() < ATTACH_LINGER => return Some(out),
+                            Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                            _ => self.output = Source::Done,
+                        }
+                        continue;
+                    }
                     tokio::select! {
                         out = rx.recv() => match out {
                             Ok(out) => return Some(out),

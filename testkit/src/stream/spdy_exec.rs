@@ -140,7 +140,7 @@ pub(super) async fn serve(session: Session, transport: Transport, version: Versi
             return;
         }
     }
-    let running = match exec::start(&session) {
+    let mut running = match exec::start(&session) {
         Ok(r) => r,
         Err(status) => return conn.end(status_for(version, &status)).await,
     };

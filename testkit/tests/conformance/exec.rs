@@ -1,0 +1,91 @@
+//! `kubectl exec`: piped stdin to EOF, exit codes, errors, and a TTY with resize, over WebSocket
+//! v5, over SPDY, and through the fallback on an old cluster.
+
+use std::process::Stdio;
+
+use crate::harness::{Env, Kubectl, PtyProcess, modern, old};
+
+/// The non-interactive exec cases, for one kubectl against one cluster.
+pub fn exec_cases(kubectl: &Kubectl, env: &Env) {
+    // stdin piped and closed: `wc -c` only answers after EOF, and cat's echo must be complete.
+    let input: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let out = kubectl.run(env, &["exec", "-i", "toolbox", "--", "cat"], Some(&input));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stdout == input, "cat echoed {} of {} bytes", out.stdout.len(), input.len());
+    let out = kubectl.run(env, &["exec", "-i", "toolbox", "--", "wc", "-c"], Some(&input));
+    assert_eq!(
+        out.stdout_str().trim(),
+        "300000",
+        "stdin EOF must reach the process: {}",
+        out.stderr
+    );
+
+    for code in [0, 3, 255] {
+        let script = format!("echo out; echo err >&2; exit {code}");
+        let out = kubectl.run(env, &["exec", "toolbox", "--", "sh", "-c", &script], None);
+        assert_eq!(out.code(), code, "{}", out.stderr);
+        assert_eq!(out.stdout_str(), "out\n");
+        assert!(out.stderr.starts_with("err\n"), "{}", out.stderr);
+        if code != 0 {
+            assert!(
+                out.stderr.contains(&format!("command terminated with exit code {code}")),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+
+    let out = kubectl.run(env, &["exec", "toolbox", "--", "no-such-command"], None);
+    assert_eq!(out.code(), 1);
+    assert!(out.stderr.contains("executable file not found"), "{}", out.stderr);
+
+    let out = kubectl.run(env, &["exec", "toolbox", "-c", "nope", "--", "true"], None);
+    assert_eq!(out.code(), 1);
+    assert!(out.stderr.contains("container nope is not valid for pod toolbox"), "{}", out.stderr);
+}
+
+/// `kubectl exec -it` on a pty: the initial size and a resize both reach the process.
+pub fn tty_case(kubectl: &Kubectl, env: &Env) {
+    let mut cmd = kubectl.command(env, &["exec", "-it", "toolbox", "--", "sh"]);
+    cmd.stdin(Stdio::null());
+    let mut session = PtyProcess::spawn(cmd, 24, 80);
+    session.write(b"stty size\r");
+    session.expect("24 80");
+    session.pty.resize(pty_process::Size::new(40, 132)).expect("resize");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    session.write(b"stty size\r");
+    session.expect("40 132");
+    session.write(b"exit 7\r");
+    let status = session.wait(std::time::Duration::from_secs(20)).expect("exits");
+    assert_eq!(status.code(), Some(7), "{}", session.text());
+}
+
+#[test]
+fn websocket_v5() {
+    let Some(kubectl) = Kubectl::on_path() else { return };
+    exec_cases(&kubectl, modern());
+    tty_case(&kubectl, modern());
+}
+
+#[test]
+fn spdy_when_websockets_are_disabled() {
+    let Some(kubectl) = Kubectl::on_path() else { return };
+    let kubectl = kubectl.with_env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+    exec_cases(&kubectl, modern());
+    tty_case(&kubectl, modern());
+}
+
+#[test]
+fn old_cluster_forces_the_spdy_fallback() {
+    // The gcloud dispatcher would run kubectl 1.29 against a 1.29 server; run 1.32 directly.
+    let Some(kubectl) = Kubectl::version("1.32") else { return };
+    exec_cases(&kubectl, old());
+    tty_case(&kubectl, old());
+    let out = kubectl.run(old(), &["-v=4", "exec", "toolbox", "--", "true"], None);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("RemoteCommand fallback"),
+        "kubectl must have fallen back: {}",
+        out.stderr
+    );
+}

@@ -1,0 +1,49 @@
+//! `kubectl port-forward` to `pod/`, `svc/web` and `deploy/web`, each carrying 50 concurrent
+//! HTTP requests, over the WebSocket tunnel, over SPDY, and through the old-cluster fallback.
+
+use crate::harness::{Env, Kubectl, PortForward, concurrent_gets, modern, old};
+
+/// The port-forward cases, for one kubectl against one cluster.
+pub fn pf_cases(kubectl: &Kubectl, env: &Env) {
+    let pods = env.web_pods();
+    let pod = format!("pod/{}", pods[0]);
+    for (target, remote) in [(pod.as_str(), "8080"), ("svc/web", "80"), ("deploy/web", "http")] {
+        let pf = PortForward::start(kubectl, env, target, remote);
+        let bodies = concurrent_gets(pf.local_port, 50);
+        assert_eq!(bodies.len(), 50);
+        assert!(
+            bodies.iter().all(|b| pods.contains(b)),
+            "{target}: answers must name a web pod: {bodies:?}"
+        );
+        if target.starts_with("pod/") {
+            assert!(bodies.iter().all(|b| *b == pods[0]), "pod/ reaches that very pod");
+        }
+        assert!(pf.log().contains("-> 8080"), "{target} maps to container port 8080: {}", pf.log());
+    }
+}
+
+#[test]
+fn websocket_tunnel() {
+    let Some(kubectl) = Kubectl::on_path() else { return };
+    pf_cases(&kubectl, modern());
+}
+
+#[test]
+fn spdy_when_websockets_are_disabled() {
+    let Some(kubectl) = Kubectl::on_path() else { return };
+    pf_cases(&kubectl.with_env("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false"), modern());
+}
+
+#[test]
+fn old_cluster_forces_the_spdy_fallback() {
+    // The gcloud dispatcher would run kubectl 1.29 against a 1.29 server; run 1.32 directly.
+    let Some(kubectl) = Kubectl::version("1.32") else { return };
+    pf_cases(&kubectl, old());
+    let pf = PortForward::start_with(&kubectl, old(), &["-v=4", "port-forward", "svc/web", ":80"]);
+    assert_eq!(concurrent_gets(pf.local_port, 1).len(), 1);
+    assert!(
+        pf.log().contains("fallback to secondary dialer"),
+        "kubectl must have fallen back: {}",
+        pf.log()
+    );
+}

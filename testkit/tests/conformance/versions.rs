@@ -1,0 +1,20 @@
+//! Older kubectl from other eras against the modern cluster: 1.29 speaks only SPDY, 1.30 uses
+//! WebSocket for exec and SPDY for port-forward.
+
+use crate::exec::exec_cases;
+use crate::harness::{Kubectl, modern};
+use crate::portforward::pf_cases;
+
+#[test]
+fn kubectl_1_29_spdy_only() {
+    let Some(kubectl) = Kubectl::version("1.29") else { return };
+    exec_cases(&kubectl, modern());
+    pf_cases(&kubectl, modern());
+}
+
+#[test]
+fn kubectl_1_30_websocket_exec_spdy_port_forward() {
+    let Some(kubectl) = Kubectl::version("1.30") else { return };
+    exec_cases(&kubectl, modern());
+    pf_cases(&kubectl, modern());
+}
