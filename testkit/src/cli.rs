@@ -241,7 +241,7 @@ async fn serve(args: ServeArgs, exe: PathBuf, prefix: Vec<String>) -> Result<(),
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Io("listen", e))?;
     let cluster = TestCluster::start_on(config, listener).await?;
-        say(&format!("ready kubeconfig={} server={}", cluster.kubeconfig().display(), cluster.url()));
+    say(&format!("ready kubeconfig={} server={}", cluster.kubeconfig().display(), cluster.url()));
     eprintln!("try: KUBECONFIG={} kubectl get pods", cluster.kubeconfig().display());
     wait_for_signal().await.map_err(|e| CliError::Io("install signal handlers", e))?;
     let deadline = cluster.cluster().config.grace_period + Duration::from_secs(5);

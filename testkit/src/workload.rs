@@ -51,6 +51,9 @@ pub fn fill_pattern(buf: &mut [u8], offset: u64) {
 /// # Errors
 /// Fails if the port cannot be bound.
 pub async fn run(workload: Workload, port: u16, bytes: u64) -> std::io::Result<()> {
+    // Die with the testkit even when it is killed without a chance to stop its pods.
+    #[cfg(target_os = "linux")]
+    let _best_effort = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let name: &'static str =
         Box::leak(std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown".into()).into_boxed_str());
@@ -110,7 +113,9 @@ async fn source(mut tcp: TcpStream, bytes: u64) -> std::io::Result<()> {
 
 async fn http(tcp: TcpStream, name: &'static str) -> std::io::Result<()> {
     let service = service_fn(move |req| answer(req, name));
+    // Answer requests whose client half-closed after sending them, as most servers do.
     http1::Builder::new()
+        .half_close(true)
         .serve_connection(TokioIo::new(tcp), service)
         .await
         .map_err(std::io::Error::other)

@@ -231,18 +231,23 @@ impl ChannelCodec {
         self.version.has_close().then(|| Bytes::copy_from_slice(&[id::CLOSE, channel]))
     }
 
-    /// The empty message a server sends right after the upgrade, on the lowest channel it writes:
-    /// stdout if requested, else stderr, else the error channel (spec §4.3).
+    /// The channel of the empty message a server sends right after the upgrade: the lowest one
+    /// it writes, stdout if requested, else stderr, else the error channel (spec §4.3).
     #[must_use]
-    pub fn initial_message(&self, stdout: bool, stderr: bool) -> Bytes {
-        let channel = if stdout {
+    pub fn initial_channel(stdout: bool, stderr: bool) -> u8 {
+        if stdout {
             id::STDOUT
         } else if stderr {
             id::STDERR
         } else {
             id::ERROR
-        };
-        self.encode(channel, &[])
+        }
+    }
+
+    /// The initial empty message itself (see [`ChannelCodec::initial_channel`]).
+    #[must_use]
+    pub fn initial_message(&self, stdout: bool, stderr: bool) -> Bytes {
+        self.encode(Self::initial_channel(stdout, stderr), &[])
     }
 }
 

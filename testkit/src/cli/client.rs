@@ -101,37 +101,84 @@ impl ControlClient {
         Ok(Self { host, port, tls: Arc::new(tls), token })
     }
 
-    /// Applies `fault` on the server.
+    /// The bearer token this client presents, if it uses one.
+    #[must_use]
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The same client presenting `token` (or no credentials at all).
+    #[must_use]
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// `host:port` of the server.
+    #[must_use]
+    pub fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Opens a TLS connection to the server (HTTP/1.1, no ALPN).
     ///
     /// # Errors
-    /// Fails if the server cannot be reached or refuses the fault.
-    pub async fn inject(&self, fault: &Fault) -> Result<FaultReport, ClientError> {
-        let addr = format!("{}:{}", self.host, self.port);
+    /// Fails if the server cannot be reached or its certificate is not the cluster's.
+    pub async fn connect(
+        &self,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, ClientError> {
+        let addr = self.authority();
         let tcp = tokio::net::TcpStream::connect(&addr)
             .await
             .map_err(|e| ClientError::Connect(addr.clone(), e))?;
+        let _nodelay = tcp.set_nodelay(true);
         let name = ServerName::try_from(self.host.clone())
             .map_err(|e| ClientError::Connect(addr.clone(), std::io::Error::other(e)))?;
-        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+        tokio_rustls::TlsConnector::from(self.tls.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| ClientError::Connect(addr.clone(), e))?;
+            .map_err(|e| ClientError::Connect(addr, e))
+    }
+
+    /// Sends one request and returns the status and the whole body.
+    ///
+    /// # Errors
+    /// Fails if the server cannot be reached or the exchange breaks.
+    pub async fn request(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let tls = self.connect().await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
         let driver = tokio::spawn(conn);
-        let body = serde_json::to_vec(fault).unwrap_or_default();
-        let mut req = Request::post("/testkit/v1/faults")
-            .header(http::header::HOST, addr.as_str())
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::HOST, self.authority())
             .header(http::header::CONTENT_TYPE, "application/json");
         if let Some(token) = &self.token {
             req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let req = req
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| ClientError::Connect(addr, std::io::Error::other(e)))?;
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| ClientError::Connect(self.authority(), std::io::Error::other(e)))?;
         let resp = sender.send_request(req).await?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
         driver.abort();
+        Ok((status, bytes))
+    }
+
+    /// Applies `fault` on the server.
+    ///
+    /// # Errors
+    /// Fails if the server cannot be reached or refuses the fault.
+    pub async fn inject(&self, fault: &Fault) -> Result<FaultReport, ClientError> {
+        let body = serde_json::to_vec(fault).unwrap_or_default();
+        let (status, bytes) =
+            self.request(http::Method::POST, "/testkit/v1/faults", Some(body)).await?;
         if !status.is_success() {
             return Err(ClientError::Refused {
                 status,

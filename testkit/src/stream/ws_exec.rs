@@ -32,7 +32,7 @@ pub(super) async fn serve(session: Session, mut ws: Ws, codec: ChannelCodec) {
     let opts = session.opts.clone();
     let close = session.ctx.entry.close.clone();
     if ws
-        .send(message(&codec, codec.initial_message(opts.stdout, opts.stderr)[0], &[]))
+        .send(message(&codec, ChannelCodec::initial_channel(opts.stdout, opts.stderr), &[]))
         .await
         .is_err()
     {

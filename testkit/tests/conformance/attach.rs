@@ -1,10 +1,10 @@
 //! `kubectl attach` to the toolbox's main shell, over WebSocket v5 and SPDY.
 
-use crate::harness::{Kubectl, modern};
+use crate::harness::{Env, Kubectl, modern};
 
-fn attach_case(kubectl: &Kubectl, marker: &str) {
+fn attach_case(kubectl: &Kubectl, env: &Env, marker: &str) {
     let line = format!("echo {marker}-$((40+2))\n");
-    let out = kubectl.run(modern(), &["attach", "-i", "toolbox"], Some(line.as_bytes()));
+    let out = kubectl.run(env, &["attach", "-i", "toolbox"], Some(line.as_bytes()));
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(
         out.stdout_str().contains(&format!("{marker}-42")),
@@ -16,6 +16,7 @@ fn attach_case(kubectl: &Kubectl, marker: &str) {
 #[test]
 fn attach_over_websocket_and_spdy() {
     let Some(kubectl) = Kubectl::on_path() else { return };
-    attach_case(&kubectl, "ws");
-    attach_case(&kubectl.with_env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"), "spdy");
+    let env = modern();
+    attach_case(&kubectl, &env, "ws");
+    attach_case(&kubectl.with_env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"), &env, "spdy");
 }

@@ -1,9 +1,8 @@
 //! `kubectl cp` both ways with a file of several MiB, checksummed.
 
-use crate::harness::{Kubectl, modern, random_file, sha256_file};
+use crate::harness::{Env, Kubectl, modern, random_file, sha256_file};
 
-fn cp_case(kubectl: &Kubectl, tag: &str) {
-    let env = modern();
+fn cp_case(kubectl: &Kubectl, env: &Env, tag: &str) {
     let dir = env.cluster.cluster().state_dir().join(format!("cp-{tag}"));
     std::fs::create_dir_all(&dir).expect("dir");
     let (local, sum) = random_file(&dir, "payload.bin", 6 * 1024 * 1024 + 123);
@@ -22,6 +21,7 @@ fn cp_case(kubectl: &Kubectl, tag: &str) {
 #[test]
 fn cp_both_ways_over_websocket_and_spdy() {
     let Some(kubectl) = Kubectl::on_path() else { return };
-    cp_case(&kubectl, "ws");
-    cp_case(&kubectl.with_env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"), "spdy");
+    let env = modern();
+    cp_case(&kubectl, &env, "ws");
+    cp_case(&kubectl.with_env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"), &env, "spdy");
 }

@@ -63,25 +63,28 @@ pub fn tty_case(kubectl: &Kubectl, env: &Env) {
 #[test]
 fn websocket_v5() {
     let Some(kubectl) = Kubectl::on_path() else { return };
-    exec_cases(&kubectl, modern());
-    tty_case(&kubectl, modern());
+    let env = modern();
+    exec_cases(&kubectl, &env);
+    tty_case(&kubectl, &env);
 }
 
 #[test]
 fn spdy_when_websockets_are_disabled() {
     let Some(kubectl) = Kubectl::on_path() else { return };
     let kubectl = kubectl.with_env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
-    exec_cases(&kubectl, modern());
-    tty_case(&kubectl, modern());
+    let env = modern();
+    exec_cases(&kubectl, &env);
+    tty_case(&kubectl, &env);
 }
 
 #[test]
 fn old_cluster_forces_the_spdy_fallback() {
     // The gcloud dispatcher would run kubectl 1.29 against a 1.29 server; run 1.32 directly.
     let Some(kubectl) = Kubectl::version("1.32") else { return };
-    exec_cases(&kubectl, old());
-    tty_case(&kubectl, old());
-    let out = kubectl.run(old(), &["-v=4", "exec", "toolbox", "--", "true"], None);
+    let env = old();
+    exec_cases(&kubectl, &env);
+    tty_case(&kubectl, &env);
+    let out = kubectl.run(&env, &["-v=4", "exec", "toolbox", "--", "true"], None);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("RemoteCommand fallback"),

@@ -5,7 +5,7 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tether_testkit::{Config, Fault, TestCluster};
@@ -57,16 +57,28 @@ impl Env {
     }
 }
 
+/// A cluster shared by the tests that run at the same time; it shuts down (killing its pods)
+/// when the last of them drops its handle, since statics are never dropped.
+fn shared(slot: &'static Mutex<Weak<Env>>, configure: fn(&mut Config)) -> Arc<Env> {
+    let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(env) = slot.upgrade() {
+        return env;
+    }
+    let env = Arc::new(Env::start(configure));
+    *slot = Arc::downgrade(&env);
+    env
+}
+
 /// The shared modern (1.32) cluster; tests on it must not delete its pods.
-pub fn modern() -> &'static Env {
-    static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| Env::start(|_| {}))
+pub fn modern() -> Arc<Env> {
+    static SLOT: Mutex<Weak<Env>> = Mutex::new(Weak::new());
+    shared(&SLOT, |_| {})
 }
 
 /// The shared old-cluster (1.29-like) cluster.
-pub fn old() -> &'static Env {
-    static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| Env::start(|c| c.old_cluster = true))
+pub fn old() -> Arc<Env> {
+    static SLOT: Mutex<Weak<Env>> = Mutex::new(Weak::new());
+    shared(&SLOT, |c| c.old_cluster = true)
 }
 
 fn under_ci() -> bool {

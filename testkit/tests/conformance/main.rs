@@ -12,5 +12,7 @@ mod exec;
 mod faults;
 mod objects;
 mod portforward;
+mod protocols;
 mod python;
+mod serve;
 mod versions;

@@ -25,21 +25,22 @@ pub fn pf_cases(kubectl: &Kubectl, env: &Env) {
 #[test]
 fn websocket_tunnel() {
     let Some(kubectl) = Kubectl::on_path() else { return };
-    pf_cases(&kubectl, modern());
+    pf_cases(&kubectl, &modern());
 }
 
 #[test]
 fn spdy_when_websockets_are_disabled() {
     let Some(kubectl) = Kubectl::on_path() else { return };
-    pf_cases(&kubectl.with_env("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false"), modern());
+    pf_cases(&kubectl.with_env("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false"), &modern());
 }
 
 #[test]
 fn old_cluster_forces_the_spdy_fallback() {
     // The gcloud dispatcher would run kubectl 1.29 against a 1.29 server; run 1.32 directly.
     let Some(kubectl) = Kubectl::version("1.32") else { return };
-    pf_cases(&kubectl, old());
-    let pf = PortForward::start_with(&kubectl, old(), &["-v=4", "port-forward", "svc/web", ":80"]);
+    let env = old();
+    pf_cases(&kubectl, &env);
+    let pf = PortForward::start_with(&kubectl, &env, &["-v=4", "port-forward", "svc/web", ":80"]);
     assert_eq!(concurrent_gets(pf.local_port, 1).len(), 1);
     assert!(
         pf.log().contains("fallback to secondary dialer"),

@@ -38,6 +38,6 @@ fn python_kubernetes_client() {
         skip("python3 with the kubernetes package (pip install kubernetes)");
         return;
     }
-    run(modern());
-    run(old());
+    run(&modern());
+    run(&old());
 }

@@ -8,13 +8,15 @@ use crate::portforward::pf_cases;
 #[test]
 fn kubectl_1_29_spdy_only() {
     let Some(kubectl) = Kubectl::version("1.29") else { return };
-    exec_cases(&kubectl, modern());
-    pf_cases(&kubectl, modern());
+    let env = modern();
+    exec_cases(&kubectl, &env);
+    pf_cases(&kubectl, &env);
 }
 
 #[test]
 fn kubectl_1_30_websocket_exec_spdy_port_forward() {
     let Some(kubectl) = Kubectl::version("1.30") else { return };
-    exec_cases(&kubectl, modern());
-    pf_cases(&kubectl, modern());
+    let env = modern();
+    exec_cases(&kubectl, &env);
+    pf_cases(&kubectl, &env);
 }
