@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use serde_json::json;
 
@@ -21,15 +20,9 @@ pub(crate) async fn handle(
 ) -> Response<Body> {
     match (req.method().clone(), rest) {
         (Method::POST, ["faults"]) => {
-            let body = match req.into_body().collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(e) => {
-                    return status(
-                        StatusCode::BAD_REQUEST,
-                        "BadRequest",
-                        &format!("failed to read body: {e}"),
-                    );
-                }
+            let body = match super::response::read_body(req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
             };
             let fault: Fault = match serde_json::from_slice(&body) {
                 Ok(f) => f,

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
-use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
@@ -107,15 +106,9 @@ pub(crate) async fn create(
     resource: Resource,
     ns: &str,
 ) -> Response<Body> {
-    let bytes = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            return status(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                &format!("failed to read body: {e}"),
-            );
-        }
+    let bytes = match super::response::read_body(req).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
     };
     let mut object: Value = match serde_json::from_slice(&bytes) {
         Ok(v @ Value::Object(_)) => v,

@@ -33,6 +33,19 @@ pub(crate) fn status(code: StatusCode, reason: &str, message: &str) -> Response<
     full(code, "application/json", body)
 }
 
+/// Reads a whole request body, or answers 400.
+pub(crate) async fn read_body(
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<Bytes, Response<Body>> {
+    use http_body_util::BodyExt as _;
+    match req.into_body().collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) => {
+            Err(status(StatusCode::BAD_REQUEST, "BadRequest", &format!("failed to read body: {e}")))
+        }
+    }
+}
+
 /// Maps a store error to its Status response.
 pub(crate) fn store_error(e: &crate::store::StoreError) -> Response<Body> {
     use crate::store::StoreError;

@@ -99,6 +99,22 @@ impl Transport {
     }
 }
 
+/// The next event of a SPDY session: `Ok(None)` when more bytes are needed, `Err(())` when the
+/// session is over (it failed, and the connection must be dropped, or the peer went away).
+pub(crate) fn next_event(
+    spdy: &mut tether_wire::spdy::Session,
+) -> Result<Option<tether_wire::spdy::Event>, ()> {
+    match spdy.poll_event() {
+        Ok(Some(event)) => Ok(Some(event)),
+        Ok(None) if spdy.is_closed() => Err(()),
+        Ok(None) => Ok(None),
+        Err(e) => {
+            tracing::debug!(error = %e, "dropping a SPDY connection that broke the protocol");
+            Err(())
+        }
+    }
+}
+
 pub(super) fn upgrade(
     session: Session,
     req: &Request<Incoming>,

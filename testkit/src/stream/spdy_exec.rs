@@ -49,13 +49,10 @@ impl Conn {
     /// Turns events into process input; false when the client has gone.
     fn events(&mut self, resize: &mut ResizeDecoder, inputs: &mut Vec<Input>) -> bool {
         loop {
-            let event = match self.spdy.poll_event() {
+            let event = match super::spdy::next_event(&mut self.spdy) {
                 Ok(Some(e)) => e,
-                Ok(None) => return !self.spdy.is_closed(),
-                Err(e) => {
-                    tracing::debug!(error = %e, "dropping a SPDY connection that broke the protocol");
-                    return false;
-                }
+                Ok(None) => return true,
+                Err(()) => return false,
             };
             match event {
                 Event::StreamOpened { stream_id, headers, .. } => {

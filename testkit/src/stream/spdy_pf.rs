@@ -83,13 +83,10 @@ impl Loop {
     /// Handles every decoded event; false when the session is over.
     async fn events(&mut self) -> bool {
         loop {
-            let event = match self.spdy.poll_event() {
+            let event = match super::spdy::next_event(&mut self.spdy) {
                 Ok(Some(e)) => e,
-                Ok(None) => return !self.spdy.is_closed(),
-                Err(e) => {
-                    tracing::debug!(error = %e, "dropping a SPDY connection that broke the protocol");
-                    return false;
-                }
+                Ok(None) => return true,
+                Err(()) => return false,
             };
             match event {
                 Event::StreamOpened { stream_id, headers, .. } => self.opened(stream_id, &headers),
