@@ -59,6 +59,8 @@ pub struct Cluster {
     pub(crate) tracker: TaskTracker,
     pub(crate) cancel: CancellationToken,
     pub(crate) recreate_delay: std::sync::Mutex<Duration>,
+    /// Streaming (upgrade) requests received, accepted or not.
+    pub(crate) upgrades: std::sync::atomic::AtomicU64,
     state_dir: PathBuf,
 }
 
@@ -79,6 +81,13 @@ impl Cluster {
     #[must_use]
     pub fn ca_pem(&self) -> &str {
         &self.pki.ca_pem
+    }
+
+    /// How many exec, attach and port-forward requests arrived so far (refused ones included),
+    /// to check that clients do not retry in a hot loop.
+    #[must_use]
+    pub fn upgrade_requests(&self) -> u64 {
+        self.upgrades.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The token valid now.
@@ -184,6 +193,7 @@ impl TestCluster {
             faults: Faults::default(),
             store: Store::new(),
             recreate_delay: std::sync::Mutex::new(config.recreate_delay),
+            upgrades: std::sync::atomic::AtomicU64::new(0),
             config,
             auth,
             pki,

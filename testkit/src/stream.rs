@@ -110,6 +110,7 @@ pub(crate) async fn handle(
         _ => Kind::PortForward,
     };
     let cluster = &ctx.cluster;
+    cluster.upgrades.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let Some(object) = cluster.store.get(Resource::Pods, ns, pod) else {
         return status(StatusCode::NOT_FOUND, "NotFound", &format!("pods \"{pod}\" not found"));
     };

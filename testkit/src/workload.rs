@@ -46,7 +46,8 @@ pub fn fill_pattern(buf: &mut [u8], offset: u64) {
     }
 }
 
-/// Serves `workload` on 127.0.0.1:`port` until the process is killed.
+/// Serves `workload` on 127.0.0.1:`port`; on SIGTERM stops accepting and exits once the
+/// connections in flight are done.
 ///
 /// # Errors
 /// Fails if the port cannot be bound.
@@ -57,10 +58,17 @@ pub async fn run(workload: Workload, port: u16, bytes: u64) -> std::io::Result<(
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let name: &'static str =
         Box::leak(std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown".into()).into_boxed_str());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let connections = tokio_util::task::TaskTracker::new();
     loop {
-        let (tcp, _) = listener.accept().await?;
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            // Like a well-behaved server: stop accepting, finish what is in flight, then exit
+            // (the kubelet's SIGKILL after the grace period bounds the wait).
+            _ = term.recv() => break,
+        };
         let _nodelay = tcp.set_nodelay(true);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let result = match workload {
                 Workload::Http => http(tcp, name).await,
                 Workload::Echo => echo(tcp).await,
@@ -72,6 +80,10 @@ pub async fn run(workload: Workload, port: u16, bytes: u64) -> std::io::Result<(
             }
         });
     }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+    Ok(())
 }
 
 async fn echo(tcp: TcpStream) -> std::io::Result<()> {

@@ -145,7 +145,7 @@ impl Loop {
         let (pod, up) = (self.pod.clone(), self.up_tx.clone());
         self.tracker.spawn(async move {
             match super::pf::connect(&pod, port).await {
-                Ok(tcp) => forward(tcp, data, error, down_rx, up).await,
+                Ok(tcp) => forward(tcp, (port, pod.uid.clone()), data, error, down_rx, up).await,
                 Err(text) => {
                     let _gone = up.send(Up::Failed { data, error, text }).await;
                 }
@@ -205,6 +205,7 @@ impl Loop {
 /// one more second (as containerd gives it), then both streams are finished.
 async fn forward(
     tcp: tokio::net::TcpStream,
+    (port, uid): (u16, String),
     data: StreamId,
     error: StreamId,
     mut down: mpsc::Receiver<Down>,
@@ -231,24 +232,38 @@ async fn forward(
         half_closed
     };
     let up2 = up.clone();
+    // A read error (the pod reset the connection) is reported as containerd does: error text on
+    // the error stream, then RST; a clean EOF finishes both streams.
     let from_pod = async move {
         let mut buf = BytesMut::new();
         loop {
             buf.reserve(32 * 1024);
             match reader.read_buf(&mut buf).await {
-                Ok(n) if n > 0 => {
+                Ok(0) => return None,
+                Ok(_) => {
                     if up2.send(Up::Data(data, buf.split().freeze())).await.is_err() {
-                        break;
+                        return None;
                     }
                 }
-                _ => break,
+                Err(e) => return Some(format!("read tcp4 127.0.0.1->127.0.0.1:{port}: {e}")),
             }
         }
     };
     tokio::pin!(to_pod, from_pod);
-    tokio::select! {
+    let failure = tokio::select! {
         half_closed = &mut to_pod => if half_closed { from_pod.await } else { return },
-        () = &mut from_pod => { let _late = tokio::time::timeout(Duration::from_secs(1), to_pod).await; }
-    }
-    let _gone = up.send(Up::Done { data, error }).await;
+        failure = &mut from_pod => {
+            let _late = tokio::time::timeout(Duration::from_secs(1), to_pod).await;
+            failure
+        }
+    };
+    let up_msg = match failure {
+        None => Up::Done { data, error },
+        Some(detail) => Up::Failed {
+            data,
+            error,
+            text: format!("error forwarding port {port} to pod {uid}, uid : {detail}"),
+        },
+    };
+    let _gone = up.send(up_msg).await;
 }
