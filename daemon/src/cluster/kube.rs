@@ -1,0 +1,300 @@
+//! The [`Cluster`] implementation on kube-rs: kubeconfig loading (every auth kind kube supports,
+//! exec plugins included), one refresh and retry on 401, a reload when the kubeconfig file
+//! changes, pod watches, and port-forward upgrades with Tether's own negotiation.
+
+mod convert;
+mod pods;
+mod upgrade;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, SystemTime};
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Service;
+use kube::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Cluster, ClusterError, ClusterFactory, PodSelector, PodWatch, Resolved};
+use crate::forward::spec::{Target, TargetKind};
+use crate::tunnel::{Liveness, Protocol, Tunnel};
+
+/// How long a REST call may take (streaming connections have no timeout).
+const REST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a client's configuration comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Source {
+    kubeconfig: Option<String>,
+    context: Option<String>,
+    namespace: Option<String>,
+}
+
+/// Makes and shares [`KubeCluster`]s.
+#[derive(Debug)]
+pub struct KubeFactory {
+    clusters: Mutex<HashMap<Source, Weak<KubeCluster>>>,
+    liveness: Liveness,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl KubeFactory {
+    /// A factory whose tunnels use `liveness`, with tasks under `cancel` and `tracker`.
+    #[must_use]
+    pub fn new(liveness: Liveness, cancel: CancellationToken, tracker: TaskTracker) -> Self {
+        Self { clusters: Mutex::default(), liveness, cancel, tracker }
+    }
+}
+
+#[async_trait::async_trait]
+impl ClusterFactory for KubeFactory {
+    async fn cluster(
+        &self,
+        kubeconfig: Option<&str>,
+        context: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<Arc<dyn Cluster>, ClusterError> {
+        let source = Source {
+            kubeconfig: kubeconfig.map(str::to_owned),
+            context: context.map(str::to_owned),
+            namespace: namespace.map(str::to_owned),
+        };
+        if let Some(existing) = self
+            .clusters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&source)
+            .and_then(Weak::upgrade)
+        {
+            return Ok(existing);
+        }
+        let cluster = Arc::new(
+            KubeCluster::connect(source.clone(), self.liveness, &self.cancel, &self.tracker)
+                .await?,
+        );
+        self.clusters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(source, Arc::downgrade(&cluster));
+        Ok(cluster)
+    }
+}
+
+/// A kube client for one (kubeconfig, context, namespace), refreshed on 401 and on change.
+pub struct KubeCluster {
+    source: Source,
+    namespace: String,
+    client: Mutex<(kube::Client, Option<SystemTime>)>,
+    liveness: Liveness,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    /// The protocol that worked last, tried first next time.
+    preferred: Mutex<Option<Protocol>>,
+}
+
+impl std::fmt::Debug for KubeCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeCluster")
+            .field("source", &self.source)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+fn config_err(e: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Config(e.to_string())
+}
+
+/// The kubeconfig file in use, for change detection.
+fn kubeconfig_path(source: &Source) -> Option<PathBuf> {
+    source.kubeconfig.as_ref().map(PathBuf::from).or_else(|| {
+        std::env::var_os("KUBECONFIG")
+            .and_then(|v| std::env::split_paths(&v).next())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")))
+    })
+}
+
+fn modified(source: &Source) -> Option<SystemTime> {
+    kubeconfig_path(source).and_then(|p| std::fs::metadata(p).ok()?.modified().ok())
+}
+
+async fn load(source: &Source) -> Result<(kube::Client, String), ClusterError> {
+    let kubeconfig = match &source.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    }
+    .map_err(config_err)?;
+    let options =
+        KubeConfigOptions { context: source.context.clone(), ..KubeConfigOptions::default() };
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(config_err)?;
+    // Tunnels must not time out while idle; REST calls get their own deadline instead.
+    config.read_timeout = None;
+    config.write_timeout = None;
+    config.connect_timeout = Some(Duration::from_secs(10));
+    let namespace = source.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
+    let client = kube::Client::try_from(config).map_err(config_err)?;
+    Ok((client, namespace))
+}
+
+/// Classifies a kube error.
+pub(crate) fn classify(e: &kube::Error) -> ClusterError {
+    match e {
+        kube::Error::Api(status) => {
+            let message = if status.message.is_empty() {
+                status.reason.clone()
+            } else {
+                status.message.clone()
+            };
+            status_error(status.code, message)
+        }
+        other => ClusterError::Connection(other.to_string()),
+    }
+}
+
+/// Classifies an HTTP status with its message.
+pub(crate) fn status_error(code: u16, message: String) -> ClusterError {
+    match code {
+        401 => ClusterError::Unauthorized(message),
+        403 => ClusterError::Forbidden(message),
+        404 => ClusterError::NotFound(message),
+        _ => ClusterError::Connection(format!("{code}: {message}")),
+    }
+}
+
+impl KubeCluster {
+    async fn connect(
+        source: Source,
+        liveness: Liveness,
+        cancel: &CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Result<Self, ClusterError> {
+        let (client, namespace) = load(&source).await?;
+        let stamp = modified(&source);
+        Ok(Self {
+            source,
+            namespace,
+            client: Mutex::new((client, stamp)),
+            liveness,
+            cancel: cancel.clone(),
+            tracker: tracker.clone(),
+            preferred: Mutex::new(None),
+        })
+    }
+
+    /// The current client, reloaded first if the kubeconfig file changed.
+    async fn client(&self) -> Result<kube::Client, ClusterError> {
+        let stamp = modified(&self.source);
+        let (client, seen) = self.client.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if stamp == seen {
+            return Ok(client);
+        }
+        tracing::info!(kubeconfig = ?kubeconfig_path(&self.source), "kubeconfig changed: reloading");
+        self.reload().await
+    }
+
+    /// Builds a new client (running exec plugins again), for a 401 or a changed kubeconfig.
+    async fn reload(&self) -> Result<kube::Client, ClusterError> {
+        let (client, _) = load(&self.source).await?;
+        *self.client.lock().unwrap_or_else(PoisonError::into_inner) =
+            (client.clone(), modified(&self.source));
+        Ok(client)
+    }
+
+    /// Runs `op`; on 401 refreshes the credentials and runs it once more.
+    pub(crate) async fn with_refresh<T, F, Fut>(&self, op: F) -> Result<T, ClusterError>
+    where
+        F: Fn(kube::Client) -> Fut,
+        Fut: Future<Output = Result<T, ClusterError>>,
+    {
+        let client = self.client().await?;
+        match op(client).await {
+            Err(ClusterError::Unauthorized(why)) => {
+                tracing::info!(reason = %why, "401 from the API server: refreshing credentials");
+                let client = self.reload().await?;
+                op(client).await
+            }
+            other => other,
+        }
+    }
+
+    async fn resolve_inner(
+        &self,
+        client: kube::Client,
+        target: Target,
+    ) -> Result<Resolved, ClusterError> {
+        let ns = self.namespace.as_str();
+        let timed =
+            |what: String| move |_| ClusterError::Connection(format!("timed out reading {what}"));
+        match target.kind {
+            TargetKind::Pod => {
+                Ok(Resolved { pods: PodSelector::Name(target.name), service_ports: None })
+            }
+            TargetKind::Service => {
+                let api: Api<Service> = Api::namespaced(client, ns);
+                let svc = tokio::time::timeout(REST_TIMEOUT, api.get(&target.name))
+                    .await
+                    .map_err(timed(target.to_string()))?;
+                let svc = svc.map_err(|e| not_found_named(&e, &target))?;
+                convert::service(&svc, &target)
+            }
+            TargetKind::Deployment => {
+                let api: Api<Deployment> = Api::namespaced(client, ns);
+                let d = tokio::time::timeout(REST_TIMEOUT, api.get(&target.name))
+                    .await
+                    .map_err(timed(target.to_string()))?;
+                let d = d.map_err(|e| not_found_named(&e, &target))?;
+                convert::workload_selector(d.spec.map(|s| s.selector), &target)
+            }
+            TargetKind::StatefulSet => {
+                let api: Api<StatefulSet> = Api::namespaced(client, ns);
+                let s = tokio::time::timeout(REST_TIMEOUT, api.get(&target.name))
+                    .await
+                    .map_err(timed(target.to_string()))?;
+                let s = s.map_err(|e| not_found_named(&e, &target))?;
+                convert::workload_selector(s.spec.map(|s| s.selector), &target)
+            }
+        }
+    }
+}
+
+fn not_found_named(e: &kube::Error, target: &Target) -> ClusterError {
+    match classify(e) {
+        ClusterError::NotFound(_) => {
+            ClusterError::NotFound(format!("{target} (no such object in that namespace)"))
+        }
+        other => other,
+    }
+}
+
+#[async_trait::async_trait]
+impl Cluster for KubeCluster {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    async fn resolve(&self, target: &Target) -> Result<Resolved, ClusterError> {
+        self.with_refresh(|client| self.resolve_inner(client, target.clone())).await
+    }
+
+    async fn watch_pods(&self, selector: &PodSelector) -> Result<PodWatch, ClusterError> {
+        let client = self.client().await?;
+        Ok(pods::watch(self, client, selector.clone()))
+    }
+
+    async fn port_forward(
+        &self,
+        pod: &str,
+        probe_port: u16,
+        hint: Option<Protocol>,
+    ) -> Result<Tunnel, ClusterError> {
+        let hint = hint.or(*self.preferred.lock().unwrap_or_else(PoisonError::into_inner));
+        let tunnel = upgrade::port_forward(self, pod, probe_port, hint).await?;
+        *self.preferred.lock().unwrap_or_else(PoisonError::into_inner) = Some(tunnel.protocol());
+        Ok(tunnel)
+    }
+}

@@ -1,0 +1,406 @@
+//! All forwards of the daemon: create, get, list, delete, pause, resume; restore at start.
+//!
+//! A forward is stored (durably) before `create` returns and before its supervisor starts, so
+//! a daemon killed right after restarts with it, on the same local ports. A failed store write
+//! leaves nothing half-done: the ports are released and no supervisor runs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use super::events::{Event, EventKind, LiveCounters, Status, now_ms};
+use super::spec::{ForwardSpec, SpecError};
+use super::state::{Counters, Desired, ForwardState, StoredForward};
+use super::supervisor::{self, Context, Shared};
+use crate::store::{Store, StoreError};
+
+/// Errors of registry operations, each with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The spec is invalid.
+    #[error("failed to accept the forward")]
+    Invalid(#[from] SpecError),
+    /// The name is taken.
+    #[error(
+        "failed to create forward {0:?}: a forward with that name exists; choose another --name or `tether rm {0}`"
+    )]
+    AlreadyExists(String),
+    /// No such forward.
+    #[error("failed to find forward {0:?}: see `tether ls` for the forwards that exist")]
+    NotFound(String),
+    /// A local port could not be bound.
+    #[error(
+        "failed to listen on {addr}: {source}; choose another local port (LOCAL:REMOTE) or stop what uses it"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed; nothing was changed.
+    #[error("failed to save the forward; nothing was changed")]
+    Store(#[source] StoreError),
+}
+
+/// Errors of [`Registry::dial`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialError {
+    /// No such forward.
+    #[error("failed to find forward {0:?}: see `tether ls`")]
+    NotFound(String),
+    /// The forward has no such remote port.
+    #[error("failed to dial: the forward has no remote port {0}")]
+    NoSuchPort(String),
+    /// No tunnel became ready in time.
+    #[error(
+        "failed to dial: forward {0:?} has no working tunnel right now; see `tether ls` and `tether events`"
+    )]
+    NotReady(String),
+    /// The tunnel refused the stream.
+    #[error("failed to dial: {0}")]
+    Tunnel(String),
+}
+
+/// A forward as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The spec.
+    pub spec: ForwardSpec,
+    /// Local ports.
+    pub local_ports: Vec<u16>,
+    /// Status.
+    pub status: Status,
+    /// Counters.
+    pub counters: Counters,
+    /// Connections open now.
+    pub active: u32,
+    /// Unix seconds of creation.
+    pub created_at: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    shared: Arc<Shared>,
+    desired_tx: watch::Sender<Desired>,
+    cancel: CancellationToken,
+}
+
+impl Entry {
+    fn snapshot(&self) -> Snapshot {
+        let s = &self.shared;
+        Snapshot {
+            spec: s.spec.clone(),
+            local_ports: s.local_ports.clone(),
+            status: s.status.borrow().clone(),
+            counters: s.counters.snapshot(),
+            active: s.counters.active.load(std::sync::atomic::Ordering::Relaxed),
+            created_at: s.created_at,
+        }
+    }
+
+    fn stored(&self) -> StoredForward {
+        StoredForward {
+            spec: self.shared.spec.clone(),
+            local_ports: self.shared.local_ports.clone(),
+            desired: *self.desired_tx.borrow(),
+            counters: self.shared.counters.snapshot(),
+            created_at: self.shared.created_at,
+        }
+    }
+}
+
+/// The daemon's forwards.
+#[derive(Debug)]
+pub struct Registry {
+    entries: Mutex<BTreeMap<String, Entry>>,
+    store: Arc<dyn Store>,
+    ctx: Context,
+    cancel: CancellationToken,
+}
+
+async fn bind(addr: SocketAddr) -> Result<Arc<TcpListener>, RegistryError> {
+    TcpListener::bind(addr)
+        .await
+        .map(Arc::new)
+        .map_err(|source| RegistryError::Bind { addr, source })
+}
+
+impl Registry {
+    /// An empty registry over `store`.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, ctx: Context, cancel: CancellationToken) -> Self {
+        Self { entries: Mutex::default(), store, ctx, cancel }
+    }
+
+    /// Events of every forward.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.ctx.events_tx.subscribe()
+    }
+
+    /// Starts every stored forward on its stored ports. Forwards whose ports are taken are kept,
+    /// in `Failed`, so the user can see why; returns their names and errors.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn restore(&self) -> Result<Vec<(String, RegistryError)>, StoreError> {
+        let mut problems = Vec::new();
+        for stored in self.store.forwards()? {
+            let name = stored.spec.name.clone();
+            let mut listeners = Vec::new();
+            let mut failure = None;
+            for port in &stored.local_ports {
+                match bind(SocketAddr::new(stored.spec.address, *port)).await {
+                    Ok(l) => listeners.push(l),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            let entry =
+                self.start(stored.clone(), if failure.is_none() { listeners } else { Vec::new() });
+            if let Some(e) = failure {
+                entry.cancel.cancel();
+                let reason = super::state::Reason::Bind(e.to_string());
+                entry.shared.status.send_replace(Status::new(
+                    ForwardState::Failed { reason },
+                    entry.shared.local_addresses(),
+                ));
+                problems.push((name.clone(), e));
+            }
+            self.entries.lock().await.insert(name, entry);
+        }
+        Ok(problems)
+    }
+
+    /// Starts the supervisor of a stored forward.
+    fn start(&self, stored: StoredForward, listeners: Vec<Arc<TcpListener>>) -> Entry {
+        let initial = if stored.desired == Desired::Paused {
+            ForwardState::Paused
+        } else {
+            ForwardState::Pending
+        };
+        let (active_tx, active) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            active,
+            local_ports: stored.local_ports.clone(),
+            status: watch::channel(Status::new(initial, Vec::new())).0,
+            counters: LiveCounters::from_stored(&stored.counters),
+            created_at: stored.created_at,
+            spec: stored.spec,
+        });
+        let addresses = shared.local_addresses();
+        shared.status.send_modify(|s| s.local_addresses = addresses);
+        let (desired_tx, desired_rx) = watch::channel(stored.desired);
+        let cancel = self.cancel.child_token();
+        let span =
+            tracing::info_span!("forward", name = %shared.spec.name, target = %shared.spec.target);
+        let task = supervisor::run(
+            self.ctx.clone(),
+            shared.clone(),
+            listeners,
+            active_tx,
+            desired_rx,
+            cancel.clone(),
+        );
+        self.ctx.tracker.spawn(task.instrument(span));
+        Entry { shared, desired_tx, cancel }
+    }
+
+    /// Validates, binds, stores and starts a forward.
+    ///
+    /// # Errors
+    /// Invalid spec, name taken, port taken, or a store failure (then nothing changed).
+    pub async fn create(&self, mut spec: ForwardSpec) -> Result<Snapshot, RegistryError> {
+        if spec.name.is_empty() {
+            spec.name = ForwardSpec::default_name(&spec.target, &spec.ports);
+        }
+        spec.validate()?;
+        let mut entries = self.entries.lock().await;
+        if entries.contains_key(&spec.name) {
+            return Err(RegistryError::AlreadyExists(spec.name));
+        }
+        let mut listeners = Vec::new();
+        let mut local_ports = Vec::new();
+        for mapping in &spec.ports {
+            let port = mapping.local.map_or(0, std::num::NonZeroU16::get);
+            let listener = bind(SocketAddr::new(spec.address, port)).await?;
+            local_ports.push(
+                listener
+                    .local_addr()
+                    .map_err(|source| RegistryError::Bind {
+                        addr: SocketAddr::new(spec.address, port),
+                        source,
+                    })?
+                    .port(),
+            );
+            listeners.push(listener);
+        }
+        let created_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let stored = StoredForward {
+            spec,
+            local_ports,
+            desired: Desired::Running,
+            counters: Counters::default(),
+            created_at,
+        };
+        self.store.create_forward(&stored).map_err(|e| match e {
+            StoreError::AlreadyExists(name) => RegistryError::AlreadyExists(name),
+            other => RegistryError::Store(other),
+        })?;
+        let name = stored.spec.name.clone();
+        let entry = self.start(stored, listeners);
+        let snapshot = entry.snapshot();
+        entries.insert(name, entry);
+        Ok(snapshot)
+    }
+
+    /// One forward.
+    pub async fn get(&self, name: &str) -> Option<Snapshot> {
+        self.entries.lock().await.get(name).map(Entry::snapshot)
+    }
+
+    /// Every forward, by name.
+    pub async fn list(&self) -> Vec<Snapshot> {
+        self.entries.lock().await.values().map(Entry::snapshot).collect()
+    }
+
+    /// Stops and forgets a forward, freeing its ports.
+    ///
+    /// # Errors
+    /// Unknown name, or a store failure (then the forward keeps running).
+    pub async fn delete(&self, name: &str) -> Result<(), RegistryError> {
+        let mut entries = self.entries.lock().await;
+        if !entries.contains_key(name) {
+            return Err(RegistryError::NotFound(name.to_owned()));
+        }
+        self.store.delete_forward(name).map_err(RegistryError::Store)?;
+        if let Some(entry) = entries.remove(name) {
+            entry.cancel.cancel();
+        }
+        let _receivers = self.ctx.events_tx.send(Event {
+            time_ms: now_ms(),
+            forward: name.to_owned(),
+            kind: EventKind::Deleted,
+        });
+        Ok(())
+    }
+
+    /// Pauses or resumes a forward (stored, so it survives restarts).
+    ///
+    /// # Errors
+    /// Unknown name, or a store failure (then nothing changed).
+    pub async fn set_desired(
+        &self,
+        name: &str,
+        desired: Desired,
+    ) -> Result<Snapshot, RegistryError> {
+        let entries = self.entries.lock().await;
+        let entry = entries.get(name).ok_or_else(|| RegistryError::NotFound(name.to_owned()))?;
+        let mut stored = entry.stored();
+        stored.desired = desired;
+        self.store.put_forward(&stored).map_err(RegistryError::Store)?;
+        // A resume also restarts a forward that failed.
+        entry.desired_tx.send_replace(desired);
+        Ok(entry.snapshot())
+    }
+
+    /// Waits until a forward is Ready or Failed, up to `timeout`; returns its snapshot then.
+    ///
+    /// # Errors
+    /// Unknown name.
+    pub async fn wait_settled(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Snapshot, RegistryError> {
+        let mut status_rx = {
+            let entries = self.entries.lock().await;
+            entries
+                .get(name)
+                .ok_or_else(|| RegistryError::NotFound(name.to_owned()))?
+                .shared
+                .status
+                .subscribe()
+        };
+        let settled = |s: &Status| {
+            matches!(
+                s.state,
+                ForwardState::Ready | ForwardState::Failed { .. } | ForwardState::Paused
+            )
+        };
+        let settle = async { status_rx.wait_for(settled).await.map(|_| ()) };
+        let _timed_out = tokio::time::timeout(timeout, settle).await;
+        self.get(name).await.ok_or_else(|| RegistryError::NotFound(name.to_owned()))
+    }
+
+    /// Writes every forward's counters to the store.
+    pub async fn flush_counters(&self) {
+        for (name, entry) in self.entries.lock().await.iter() {
+            if let Err(e) = self.store.put_counters(name, &entry.shared.counters.snapshot()) {
+                tracing::warn!(forward = %name, error = %e, "failed to save counters");
+            }
+        }
+    }
+
+    /// Opens a stream through a forward's current tunnel, to the mapping whose remote port is
+    /// `port` (the first when `None`), waiting up to `hold` for a tunnel. Returns the stream, the
+    /// pod and the container port.
+    ///
+    /// # Errors
+    /// Unknown forward or port, or no tunnel in time.
+    pub async fn dial(
+        &self,
+        name: &str,
+        port: Option<&super::spec::RemotePort>,
+        hold: Duration,
+    ) -> Result<(crate::tunnel::Stream, String, u16), DialError> {
+        let (mut active_rx, index) = {
+            let entries = self.entries.lock().await;
+            let entry = entries.get(name).ok_or_else(|| DialError::NotFound(name.to_owned()))?;
+            let index = match port {
+                None => 0,
+                Some(p) => entry
+                    .shared
+                    .spec
+                    .ports
+                    .iter()
+                    .position(|m| &m.remote == p)
+                    .ok_or_else(|| DialError::NoSuchPort(p.to_string()))?,
+            };
+            (entry.shared.active.clone(), index)
+        };
+        let ready = tokio::time::timeout(
+            hold,
+            active_rx.wait_for(|a| a.as_ref().is_some_and(|a| !a.tunnel.dead().is_cancelled())),
+        )
+        .await
+        .map_err(|_| DialError::NotReady(name.to_owned()))?
+        .map_err(|_| DialError::NotReady(name.to_owned()))?
+        .clone();
+        let Some(active) = ready else { return Err(DialError::NotReady(name.to_owned())) };
+        let port = active.ports[index];
+        let stream =
+            active.tunnel.open(port).await.map_err(|e| DialError::Tunnel(e.to_string()))?;
+        Ok((stream, active.pod, port))
+    }
+
+    /// Number of forwards, and of those Ready.
+    pub async fn counts(&self) -> (usize, usize) {
+        let entries = self.entries.lock().await;
+        let ready = entries
+            .values()
+            .filter(|e| e.shared.status.borrow().state == ForwardState::Ready)
+            .count();
+        (entries.len(), ready)
+    }
+}

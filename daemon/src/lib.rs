@@ -1,0 +1,161 @@
+//! tetherd: keeps Kubernetes port-forwards and streaming sessions alive.
+//!
+//! The daemon is a library: [`run`] takes its configuration, a bound [`socket::Listener`] and a
+//! shutdown future, so tests drive the whole daemon in-process. `main` is a thin shell around it.
+//!
+//! Layers: `forward` (targets, ports, states, the supervisor) knows nothing of tonic, sled or
+//! kube; it reaches Kubernetes through [`cluster::Cluster`] and storage through
+//! [`store::Store`]. Only [`api`] sees protobuf types.
+
+pub mod api;
+pub mod cluster;
+mod config;
+pub mod forward;
+pub mod socket;
+pub mod store;
+pub mod tunnel;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tether_proto::pb::FILE_DESCRIPTOR_SET;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
+
+pub use config::Config;
+
+use crate::cluster::ClusterFactory;
+use crate::cluster::kube::KubeFactory;
+use crate::forward::registry::Registry;
+use crate::forward::supervisor::Context;
+use crate::store::{SledStore, Store, StoreError};
+
+/// Errors that stop the daemon from starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The store could not be opened.
+    #[error("failed to open the state store")]
+    Store(#[from] StoreError),
+    /// The gRPC server failed.
+    #[error("failed to serve the API")]
+    Serve(#[from] tonic::transport::Error),
+    /// Reflection could not be set up.
+    #[error("failed to set up server reflection")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Runs the daemon on `listener` with the kube-backed cluster factory until `shutdown`
+/// resolves or a client calls `Shutdown`; then drains with `config.drain_deadline`.
+///
+/// # Errors
+/// When the store cannot be opened or the server fails.
+pub async fn run(
+    config: Config,
+    listener: socket::Listener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let (store, report) = SledStore::open(&config.store_dir())?;
+    if let Some(moved) = &report.moved_aside {
+        tracing::warn!(moved_to = %moved.display(), "the state store was corrupt: it was moved aside and a fresh one started");
+    }
+    let factory: Arc<dyn ClusterFactory> =
+        Arc::new(KubeFactory::new(config.liveness, cancel.clone(), tracker.clone()));
+    run_with(config, listener, shutdown, Arc::new(store), factory, cancel, tracker).await
+}
+
+/// [`run`] with a given store and cluster factory (tests use fakes).
+///
+/// # Errors
+/// When the server fails.
+pub async fn run_with(
+    config: Config,
+    listener: socket::Listener,
+    shutdown: impl Future<Output = ()> + Send,
+    store: Arc<dyn Store>,
+    factory: Arc<dyn ClusterFactory>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) -> Result<(), RunError> {
+    let started = Instant::now();
+    let (events_tx, _) = broadcast::channel(1024);
+    let (wake_tx, _) = broadcast::channel(4);
+    let ctx = Context {
+        factory,
+        events_tx,
+        wake_tx: wake_tx.clone(),
+        settings: config.settings,
+        tracker: tracker.clone(),
+    };
+    let registry = Arc::new(Registry::new(store, ctx, cancel.child_token()));
+    for (name, problem) in registry.restore().await? {
+        tracing::warn!(forward = %name, error = %problem, "could not restore a forward");
+    }
+    tracker.spawn(
+        forward::wake::watch(wake_tx, cancel.clone()).instrument(tracing::debug_span!("wake")),
+    );
+    tracker.spawn(flush_counters(registry.clone(), config.counters_every, cancel.clone()));
+
+    let api_shutdown = cancel.child_token();
+    let state = api::ApiState {
+        registry: registry.clone(),
+        config: config.clone(),
+        started,
+        shutdown: api_shutdown.clone(),
+        tracker: tracker.clone(),
+    };
+    let (daemon_svc, forward_svc) = api::services(state);
+    let (health, health_svc) = tonic_health::server::health_reporter();
+    health.set_serving::<tether_proto::pb::forward_service_server::ForwardServiceServer<api::Forwards>>().await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let incoming = futures_util::stream::unfold(listener, |listener| async move {
+        let peer = listener.accept().await;
+        Some((peer, listener))
+    });
+    let stop = async {
+        tokio::select! {
+            () = shutdown => {}
+            () = api_shutdown.cancelled() => {}
+        }
+        tracing::info!("shutting down: draining");
+    };
+    let _notified = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(socket = %config.socket.display(), version = tether_proto::VERSION, "serving");
+    let served = tonic::transport::Server::builder()
+        .add_service(health_svc)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(daemon_svc)
+        .add_service(forward_svc)
+        .serve_with_incoming_shutdown(incoming, stop)
+        .await;
+    let _notified = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    registry.flush_counters().await;
+    cancel.cancel();
+    tracker.close();
+    if tokio::time::timeout(config.drain_deadline, tracker.wait()).await.is_err() {
+        tracing::warn!(tasks = tracker.len(), "tasks still running at the drain deadline");
+    }
+    served?;
+    Ok(())
+}
+
+async fn flush_counters(registry: Arc<Registry>, every: Duration, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => registry.flush_counters().await,
+            () = cancel.cancelled() => return,
+        }
+    }
+}

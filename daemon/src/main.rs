@@ -1,0 +1,115 @@
+//! `tetherd`: the Tether daemon. Parses flags, sets up logging and the socket, and runs
+//! [`tether_daemon::run`] until SIGTERM or SIGINT (a second signal forces the exit).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use tether_daemon::socket::Listener;
+use tether_proto::paths;
+
+/// Keeps Kubernetes port-forwards alive.
+#[derive(Debug, Parser)]
+#[command(name = "tetherd", version, about)]
+struct Args {
+    /// The socket to serve (default: $XDG_RUNTIME_DIR/tether/tetherd.sock).
+    #[arg(long, env = paths::ENV_SOCKET)]
+    socket: Option<PathBuf>,
+    /// The state folder for the store and logs (default: $XDG_STATE_HOME/tether).
+    #[arg(long, env = paths::ENV_STATE_DIR)]
+    state_dir: Option<PathBuf>,
+    /// Log to a rotating file under the state folder instead of stderr (as when the CLI starts
+    /// the daemon), and detach from the terminal's session.
+    #[arg(long)]
+    log_file: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match start(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(args: Args) -> anyhow::Result<()> {
+    let socket = paths::socket_path(args.socket.as_deref());
+    let state_dir = paths::state_dir(args.state_dir.as_deref())?;
+    paths::private_dir(&state_dir)?;
+    let mut config = tether_daemon::Config::new(socket.clone(), state_dir.clone());
+    let _guard = if args.log_file {
+        let _new_session = nix::unistd::setsid();
+        let dir = state_dir.join("logs");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create the log folder {}", dir.display()))?;
+        let appender = tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("tetherd")
+            .filename_suffix("log")
+            .max_log_files(7)
+            .build(&dir)
+            .context("failed to open the log file")?;
+        let (writer, guard) = tracing_appender::non_blocking(appender);
+        init_logging(writer, false);
+        config.log_file = Some(dir);
+        Some(guard)
+    } else {
+        init_logging(std::io::stderr, true);
+        None
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the runtime")?;
+    let listener = {
+        let _runtime = runtime.enter();
+        Listener::bind(&socket)?
+    };
+    runtime.block_on(async move {
+        let shutdown = async {
+            if let Err(e) = wait_for_signal().await {
+                tracing::error!(error = %e, "failed to install signal handlers");
+                std::future::pending::<()>().await;
+            }
+        };
+        tether_daemon::run(config, listener, shutdown).await
+    })?;
+    Ok(())
+}
+
+fn init_logging<W>(writer: W, ansi: bool)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_from_env(paths::ENV_LOG)
+        .unwrap_or_else(|_| "info".into());
+    let _init = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .try_init();
+}
+
+/// Resolves on the first SIGTERM or SIGINT; a second one exits at once.
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("tetherd: second signal: exiting now");
+        std::process::exit(130);
+    });
+    Ok(())
+}

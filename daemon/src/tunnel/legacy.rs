@@ -1,0 +1,184 @@
+//! Port-forward over the legacy WebSocket channel protocol (spec §7.2): one WebSocket per
+//! connection, channel 0 for data and 1 for errors, each opened by the server with the port.
+//!
+//! This reaches clusters without the SPDY tunnel, even through proxies that pass only
+//! WebSocket. The protocol has no half-close, so a local half-close is held until the pod
+//! answers and closes. WebSocket pings with a deadline detect a dead connection.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tether_wire::portforward::{self, ClientDecoder, ClientEvent};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
+
+use super::queue::{ByteQueue, EndReason};
+use super::transport::Ws;
+use super::{
+    Chunk, Liveness, Opener, PodSender, Protocol, STREAM_BUFFER, Stream, TunnelError, TunnelStats,
+};
+
+/// Opens one upgraded WebSocket per connection.
+#[async_trait::async_trait]
+pub(crate) trait Dialer: Send + Sync + std::fmt::Debug + 'static {
+    /// A WebSocket speaking the binary channel protocol, forwarding `port`.
+    async fn dial(&self, port: u16) -> Result<Ws, TunnelError>;
+}
+
+/// A "tunnel" that dials per connection.
+#[derive(Debug)]
+pub(crate) struct LegacyTunnel {
+    dialer: Arc<dyn Dialer>,
+    liveness: Liveness,
+    dead: CancellationToken,
+    death: Mutex<String>,
+    stats: Arc<TunnelStats>,
+    tracker: TaskTracker,
+}
+
+impl LegacyTunnel {
+    pub(crate) fn new(
+        dialer: Arc<dyn Dialer>,
+        liveness: Liveness,
+        parent: &CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Self {
+        Self {
+            dialer,
+            liveness,
+            dead: parent.child_token(),
+            death: Mutex::new(String::new()),
+            stats: Arc::new(TunnelStats::default()),
+            tracker: tracker.clone(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Opener for LegacyTunnel {
+    async fn open(&self, port: u16) -> Result<Stream, TunnelError> {
+        if self.dead.is_cancelled() {
+            return Err(TunnelError::Closed(self.death()));
+        }
+        let ws = self.dialer.dial(port).await?;
+        let (to_local, from_pod) = ByteQueue::new(STREAM_BUFFER);
+        let (to_pod, rx) = mpsc::channel(16);
+        self.stats.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let conn = Connection {
+            ws,
+            port,
+            to_local,
+            rx,
+            stats: self.stats.clone(),
+            liveness: self.liveness,
+        };
+        let dead = self.dead.clone();
+        self.tracker.spawn(conn.run(dead).instrument(tracing::debug_span!("legacy-conn", port)));
+        Ok(Stream { to_pod: PodSender::channel(to_pod), from_pod })
+    }
+
+    fn protocol(&self) -> Protocol {
+        Protocol::WebSocketChannels
+    }
+
+    fn dead(&self) -> &CancellationToken {
+        &self.dead
+    }
+
+    fn death(&self) -> String {
+        self.death.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn probe(&self, _deadline: Duration) {
+        // Every connection pings on its own; a new dial proves the path.
+    }
+
+    fn close(&self) {
+        *self.death.lock().unwrap_or_else(PoisonError::into_inner) = "closed".into();
+        self.dead.cancel();
+    }
+
+    fn stats(&self) -> &TunnelStats {
+        &self.stats
+    }
+}
+
+struct Connection {
+    ws: Ws,
+    port: u16,
+    to_local: ByteQueue,
+    rx: mpsc::Receiver<Chunk>,
+    stats: Arc<TunnelStats>,
+    liveness: Liveness,
+}
+
+impl Connection {
+    async fn run(mut self, dead: CancellationToken) {
+        let why = self.serve(&dead).await;
+        self.to_local.close(why);
+        let _gone = self.ws.close(None).await;
+    }
+
+    /// Relays until the connection ends; `Some(reason)` when it ended abnormally.
+    async fn serve(&mut self, dead: &CancellationToken) -> Option<EndReason> {
+        let tunnel = |why: &str| Some(EndReason::Tunnel(why.to_owned()));
+        let Ok(mut decoder) = ClientDecoder::new(&[self.port]) else { return tunnel("bad port") };
+        let mut ping = tokio::time::interval(self.liveness.interval);
+        let mut last_pong = Instant::now();
+        let mut local_open = true;
+        loop {
+            tokio::select! {
+                msg = self.ws.next() => match msg {
+                    Some(Ok(Message::Binary(b))) => {
+                        self.stats.add_in(b.len());
+                        match decoder.decode(b) {
+                            Ok(Some(ClientEvent::Data { data, .. })) => {
+                                if self.to_local.push(Chunk::Data(data)).is_err() {
+                                    return Some(EndReason::SlowReader);
+                                }
+                            }
+                            Ok(Some(ClientEvent::Error { message, .. })) => {
+                                return Some(EndReason::Remote(String::from_utf8_lossy(&message).into_owned()));
+                            }
+                            Ok(None) => {}
+                            Err(e) => return tunnel(&e.to_string()),
+                        }
+                    }
+                    Some(Ok(Message::Pong(_))) => last_pong = Instant::now(),
+                    Some(Ok(Message::Close(_))) | None => {
+                        let _gone = self.to_local.push(Chunk::Fin);
+                        return None;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return tunnel(&format!("the connection failed: {e}")),
+                },
+                chunk = self.rx.recv(), if local_open => match chunk {
+                    Some(Chunk::Data(bytes)) => {
+                        self.stats.add_out(bytes.len());
+                        let msg = portforward::encode(portforward::data_channel(0), &bytes);
+                        if let Err(e) = self.ws.send(Message::Binary(msg)).await {
+                            return tunnel(&format!("the connection failed: {e}"));
+                        }
+                    }
+                    // No half-close in this protocol: keep reading until the pod closes.
+                    Some(Chunk::Fin) => local_open = false,
+                    None => return None,
+                },
+                _ = ping.tick() => {
+                    if last_pong.elapsed() > self.liveness.deadline {
+                        return tunnel("no answer to pings");
+                    }
+                    if self.ws.send(Message::Ping(Default::default())).await.is_err() {
+                        return tunnel("the connection failed");
+                    }
+                }
+                () = dead.cancelled() => return tunnel("the tunnel was closed"),
+            }
+        }
+    }
+}

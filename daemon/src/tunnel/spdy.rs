@@ -1,0 +1,419 @@
+//! A SPDY/3.1 port-forward tunnel, the client side of spec §6: one task owns the session and
+//! the transport; each local connection is an error/data stream pair.
+//!
+//! Opening a connection sends both SYN_STREAMs and the error stream's half-close at once,
+//! without waiting for the replies (kubectl waits a round trip for each). Data for a stream goes
+//! into its byte-bounded queue; a full queue resets that stream only. PINGs run every
+//! `Liveness::interval`; no PING answered within `Liveness::deadline` kills the tunnel, and so
+//! does GOAWAY, a transport error or a protocol error.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tether_wire::spdy::{Event, HeaderBlock, Role, RstStatus, Session, StreamId};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
+
+use super::queue::{ByteQueue, EndReason, PushError};
+use super::transport::Transport;
+use super::{Chunk, Liveness, Opener, Protocol, STREAM_BUFFER, Stream, TunnelError, TunnelStats};
+
+/// Commands from tunnel users to the session task. Data flows through a bounded queue shared
+/// by every connection (they feel the tunnel's backpressure together); resets, probes and closes
+/// go through a control queue that is bounded by the number of streams, so a drop never waits.
+#[derive(Debug)]
+enum Cmd {
+    Open { port: u16, reply: oneshot::Sender<Result<Stream, TunnelError>> },
+    Data { data: StreamId, bytes: Bytes },
+    Fin { data: StreamId },
+    Reset { data: StreamId },
+    Probe { deadline: Duration },
+    Close,
+}
+
+/// A connection's way into the session task.
+#[derive(Debug)]
+pub(crate) struct StreamHandle {
+    data: StreamId,
+    cmd_tx: mpsc::Sender<Cmd>,
+    ctl_tx: mpsc::UnboundedSender<Cmd>,
+}
+
+impl StreamHandle {
+    pub(crate) async fn send(&self, bytes: Bytes) -> Result<(), TunnelError> {
+        let cmd = Cmd::Data { data: self.data, bytes };
+        self.cmd_tx.send(cmd).await.map_err(|_| TunnelError::Closed("the tunnel ended".into()))
+    }
+
+    pub(crate) async fn finish(&self) -> Result<(), TunnelError> {
+        let cmd = Cmd::Fin { data: self.data };
+        self.cmd_tx.send(cmd).await.map_err(|_| TunnelError::Closed("the tunnel ended".into()))
+    }
+
+    pub(crate) fn reset(&self) {
+        let _ended = self.ctl_tx.send(Cmd::Reset { data: self.data });
+    }
+}
+
+/// Per connection: the session's view.
+struct Conn {
+    error: StreamId,
+    to_local: ByteQueue,
+    error_text: Vec<u8>,
+    local_fin_sent: bool,
+}
+
+/// The handle users hold; the session task does the work.
+#[derive(Debug)]
+pub(crate) struct SpdyTunnel {
+    cmd_tx: mpsc::Sender<Cmd>,
+    ctl_tx: mpsc::UnboundedSender<Cmd>,
+    protocol: Protocol,
+    dead: CancellationToken,
+    death: Arc<Mutex<String>>,
+    stats: Arc<TunnelStats>,
+}
+
+/// Capacity of the command queue from all local connections to the session task.
+const COMMANDS: usize = 512;
+/// How many commands the session takes before it writes out.
+const BATCH: usize = 64;
+
+impl SpdyTunnel {
+    /// Starts the session task on `transport`, under `parent` and `tracker`.
+    pub(crate) fn start(
+        transport: Transport,
+        protocol: Protocol,
+        liveness: Liveness,
+        parent: &CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Self {
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        let dead = parent.child_token();
+        let death = Arc::new(Mutex::new(String::new()));
+        let stats = Arc::new(TunnelStats::default());
+        let task = Task {
+            spdy: Session::new(Role::Client),
+            transport,
+            conns: HashMap::new(),
+            next_request: 0,
+            cmd_tx: cmd_tx.clone(),
+            ctl_tx: ctl_tx.clone(),
+            stats: stats.clone(),
+            liveness,
+            last_pong: Instant::now(),
+            probe_until: None,
+            outgoing: Vec::new(),
+        };
+        let (d, why) = (dead.clone(), death.clone());
+        let span = tracing::debug_span!("tunnel", protocol = protocol.as_str());
+        tracker.spawn(task.run(cmd_rx, ctl_rx, d, why).instrument(span));
+        Self { cmd_tx, ctl_tx, protocol, dead, death, stats }
+    }
+}
+
+#[async_trait::async_trait]
+impl Opener for SpdyTunnel {
+    async fn open(&self, port: u16) -> Result<Stream, TunnelError> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || TunnelError::Closed(self.death());
+        self.cmd_tx.send(Cmd::Open { port, reply }).await.map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+
+    fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    fn dead(&self) -> &CancellationToken {
+        &self.dead
+    }
+
+    fn death(&self) -> String {
+        self.death.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn probe(&self, deadline: Duration) {
+        let _dead = self.ctl_tx.send(Cmd::Probe { deadline });
+    }
+
+    fn close(&self) {
+        let _dead = self.ctl_tx.send(Cmd::Close);
+    }
+
+    fn stats(&self) -> &TunnelStats {
+        &self.stats
+    }
+}
+
+impl Drop for SpdyTunnel {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+struct Task {
+    spdy: Session,
+    transport: Transport,
+    /// Keyed by the data stream id.
+    conns: HashMap<StreamId, Conn>,
+    next_request: u64,
+    cmd_tx: mpsc::Sender<Cmd>,
+    ctl_tx: mpsc::UnboundedSender<Cmd>,
+    stats: Arc<TunnelStats>,
+    liveness: Liveness,
+    last_pong: Instant,
+    probe_until: Option<Instant>,
+    outgoing: Vec<Bytes>,
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut cmd_rx: mpsc::Receiver<Cmd>,
+        mut ctl_rx: mpsc::UnboundedReceiver<Cmd>,
+        dead: CancellationToken,
+        death: Arc<Mutex<String>>,
+    ) {
+        let why = self.serve(&mut cmd_rx, &mut ctl_rx, &dead).await;
+        tracing::debug!(reason = %why, "tunnel ended");
+        *death.lock().unwrap_or_else(PoisonError::into_inner) = why.clone();
+        dead.cancel();
+        for (_, conn) in self.conns.drain() {
+            conn.to_local.close(Some(EndReason::Tunnel(why.clone())));
+        }
+        cmd_rx.close();
+        while let Ok(cmd) = cmd_rx.try_recv() {
+            if let Cmd::Open { reply, .. } = cmd {
+                let _gone = reply.send(Err(TunnelError::Closed(why.clone())));
+            }
+        }
+        self.transport.close().await;
+    }
+
+    /// Runs until the tunnel ends; returns why.
+    async fn serve(
+        &mut self,
+        cmd_rx: &mut mpsc::Receiver<Cmd>,
+        ctl_rx: &mut mpsc::UnboundedReceiver<Cmd>,
+        dead: &CancellationToken,
+    ) -> String {
+        let mut ping = tokio::time::interval(self.liveness.interval);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                received = self.transport.recv() => match received {
+                    Ok(Some(bytes)) => {
+                        self.stats.add_in(bytes.len());
+                        self.spdy.receive(bytes);
+                        self.events()
+                    }
+                    Ok(None) => Err("the server closed the connection".to_owned()),
+                    Err(e) => Err(format!("the connection failed: {e}")),
+                },
+                cmd = cmd_rx.recv() => match cmd {
+                    Some(cmd) => {
+                        let mut step = self.command(cmd);
+                        for _ in 0..BATCH {
+                            let Ok(cmd) = cmd_rx.try_recv() else { break };
+                            if step.is_ok() { step = self.command(cmd); }
+                        }
+                        step
+                    }
+                    None => Err("closed".to_owned()),
+                },
+                Some(cmd) = ctl_rx.recv() => self.command(cmd),
+                _ = ping.tick() => self.tick(),
+                () = dead.cancelled() => Err("closed".to_owned()),
+            };
+            if let Err(why) = step {
+                if why == "closed" {
+                    self.spdy.go_away(0);
+                    let _flushed = self.flush().await;
+                }
+                return why;
+            }
+            if let Err(e) = self.flush().await {
+                return format!("the connection failed: {e}");
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        while let Some(chunk) = self.spdy.poll_transmit() {
+            self.outgoing.push(chunk);
+        }
+        if self.outgoing.is_empty() {
+            return Ok(());
+        }
+        let n: usize = self.outgoing.iter().map(Bytes::len).sum();
+        self.stats.add_out(n);
+        self.transport.send(&mut self.outgoing).await
+    }
+
+    fn tick(&mut self) -> Result<(), String> {
+        let deadline = self.probe_until.unwrap_or(self.last_pong + self.liveness.deadline);
+        if Instant::now() > deadline {
+            return Err(format!("no answer to pings for {:?}", Instant::now() - self.last_pong));
+        }
+        self.spdy.ping();
+        Ok(())
+    }
+
+    fn command(&mut self, cmd: Cmd) -> Result<(), String> {
+        match cmd {
+            Cmd::Open { port, reply } => {
+                let _gone = reply.send(self.open(port));
+            }
+            Cmd::Data { data, bytes } => {
+                // A stream the server reset is gone from the session; its data is dropped.
+                let _gone = self.spdy.send_data(data, bytes, false);
+            }
+            Cmd::Fin { data } => {
+                if let Some(conn) = self.conns.get_mut(&data) {
+                    conn.local_fin_sent = true;
+                }
+                let _gone = self.spdy.finish(data);
+                self.maybe_forget(data);
+            }
+            Cmd::Reset { data } => {
+                if let Some(conn) = self.conns.remove(&data) {
+                    self.spdy.reset(data, RstStatus::CANCEL);
+                    self.spdy.reset(conn.error, RstStatus::CANCEL);
+                }
+            }
+            Cmd::Probe { deadline } => {
+                self.probe_until = Some(Instant::now() + deadline);
+                self.spdy.ping();
+            }
+            Cmd::Close => return Err("closed".to_owned()),
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, port: u16) -> Result<Stream, TunnelError> {
+        let request = self.next_request.to_string();
+        self.next_request += 1;
+        let port_text = port.to_string();
+        let headers = |kind| {
+            HeaderBlock::from_pairs([
+                ("streamtype", kind),
+                ("port", port_text.as_str()),
+                ("requestid", request.as_str()),
+            ])
+        };
+        let closed = |e: tether_wire::spdy::SessionError| TunnelError::Closed(e.to_string());
+        let error = self.spdy.open_stream(&headers("error"), false).map_err(closed)?;
+        // The error stream only carries text from the server.
+        self.spdy.finish(error).map_err(closed)?;
+        let data = self.spdy.open_stream(&headers("data"), false).map_err(closed)?;
+        let (to_local, from_pod) = ByteQueue::new(STREAM_BUFFER);
+        self.conns
+            .insert(data, Conn { error, to_local, error_text: Vec::new(), local_fin_sent: false });
+        self.stats.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let handle =
+            StreamHandle { data, cmd_tx: self.cmd_tx.clone(), ctl_tx: self.ctl_tx.clone() };
+        Ok(Stream { to_pod: super::PodSender::spdy(handle), from_pod })
+    }
+
+    fn events(&mut self) -> Result<(), String> {
+        loop {
+            let event = match self.spdy.poll_event() {
+                Ok(Some(e)) => e,
+                Ok(None) if self.spdy.is_closed() => return Err("the server went away".to_owned()),
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(format!("protocol error: {e}")),
+            };
+            match event {
+                Event::Data { stream_id, data, fin } => self.data(stream_id, data, fin),
+                Event::Reset { stream_id, .. } => self.reset(stream_id),
+                Event::Pong { .. } => {
+                    self.last_pong = Instant::now();
+                    self.probe_until = None;
+                }
+                Event::GoAway { .. } => return Err("the server sent GOAWAY".to_owned()),
+                Event::StreamReplied { .. }
+                | Event::Headers { .. }
+                | Event::StreamOpened { .. } => {}
+            }
+        }
+    }
+
+    fn data(&mut self, id: StreamId, data: Bytes, fin: bool) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            let pushed =
+                if data.is_empty() { Ok(()) } else { conn.to_local.push(Chunk::Data(data)) };
+            let pushed =
+                pushed.and_then(|()| if fin { conn.to_local.push(Chunk::Fin) } else { Ok(()) });
+            match pushed {
+                Ok(()) => {}
+                Err(PushError::Full) => {
+                    tracing::warn!(stream = id, "local reader too slow: resetting its connection");
+                    self.kill(id, EndReason::SlowReader);
+                }
+                Err(PushError::Gone) => self.kill(id, EndReason::Reset),
+            }
+            if fin {
+                self.maybe_forget(id);
+            }
+            return;
+        }
+        // Text on an error stream: the kubelet could not forward this connection.
+        if let Some((&data_id, conn)) = self.conns.iter_mut().find(|(_, c)| c.error == id) {
+            conn.error_text.extend_from_slice(&data);
+            if fin && !conn.error_text.is_empty() {
+                let text = String::from_utf8_lossy(&conn.error_text).into_owned();
+                self.kill(data_id, EndReason::Remote(text));
+            }
+        }
+    }
+
+    fn reset(&mut self, id: StreamId) {
+        if let Some(conn) = self.conns.remove(&id) {
+            conn.to_local.close(Some(Self::reason(&conn.error_text)));
+            self.spdy.reset(conn.error, RstStatus::CANCEL);
+            return;
+        }
+        let found = self
+            .conns
+            .iter()
+            .find(|(_, c)| c.error == id)
+            .map(|(d, c)| (*d, Self::reason(&c.error_text)));
+        if let Some((data_id, reason)) = found {
+            self.kill(data_id, reason);
+        }
+    }
+
+    /// The reason for a reset: the error stream's text when there is some.
+    fn reason(error_text: &[u8]) -> EndReason {
+        if error_text.is_empty() {
+            EndReason::Reset
+        } else {
+            EndReason::Remote(String::from_utf8_lossy(error_text).into_owned())
+        }
+    }
+
+    /// Ends a connection abnormally: its queue closes with `why`, both streams are reset.
+    fn kill(&mut self, data: StreamId, why: EndReason) {
+        if let Some(conn) = self.conns.remove(&data) {
+            conn.to_local.close(Some(why));
+            self.spdy.reset(data, RstStatus::CANCEL);
+            self.spdy.reset(conn.error, RstStatus::CANCEL);
+        }
+    }
+
+    /// Forgets a connection once both directions have finished.
+    fn maybe_forget(&mut self, data: StreamId) {
+        let done =
+            self.conns.get(&data).is_some_and(|c| c.local_fin_sent) && !self.spdy.is_open(data);
+        if done {
+            self.conns.remove(&data);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! A forward that works: data integrity over many concurrent connections, services and
+//! deployments, the fallback path, and bad input.
+
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+use tether_proto::pb;
+
+use crate::harness::{Options, World, echo_exact, echo_roundtrip, http_get, payload};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_connections_carry_checksummed_data() {
+    let mut w = World::start("hundred", Options::default()).await;
+    let port = w.forward("echo", "svc/echo", &[":70"]).await;
+    let handles: Vec<_> = (0..100u64)
+        .map(|i| {
+            tokio::task::spawn_blocking(move || {
+                let data = payload(i, 64 * 1024 + (i as usize) * 517);
+                let back = echo_roundtrip(port, &data).expect("round trip");
+                (Sha256::digest(&data), Sha256::digest(&back), data.len(), back.len())
+            })
+        })
+        .collect();
+    for h in handles {
+        let (sent, got, sent_len, got_len) = h.await.expect("task");
+        assert_eq!((sent_len, sent), (got_len, got), "corruption or loss");
+    }
+    let fwd = w.get("echo").await;
+    let stats = fwd.stats.expect("stats");
+    assert_eq!(stats.connections_total, 100);
+    assert!(stats.bytes_out >= 100 * 64 * 1024, "{stats:?}");
+    assert_eq!(fwd.status.expect("status").protocol, "websocket-tunnel");
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_deployments_and_pods_resolve_like_kubectl() {
+    let mut w = World::start("targets", Options::default()).await;
+    let pods = w.cluster.cluster().ready_pods("default", "app=web");
+    let svc = w.forward("svc", "svc/web", &[":80"]).await;
+    let deploy = w.forward("deploy", "deploy/web", &[":http"]).await;
+    let pod = w.forward("pod", &format!("pod/{}", pods[0]), &[":8080"]).await;
+    for port in [svc, deploy] {
+        let name =
+            tokio::task::spawn_blocking(move || http_get(port)).await.expect("task").expect("GET");
+        assert!(pods.contains(&name), "{name} is a web pod");
+    }
+    let name =
+        tokio::task::spawn_blocking(move || http_get(pod)).await.expect("task").expect("GET");
+    assert_eq!(name, pods[0]);
+    let listed = w
+        .client
+        .forwards
+        .list_forwards(pb::ListForwardsRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .forwards;
+    assert_eq!(listed.len(), 3);
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_cluster_forces_the_fallback() {
+    let mut w = World::start("old", Options { old_cluster: true, ..Options::default() }).await;
+    let port = w.forward("echo", "svc/echo", &[":70"]).await;
+    // The legacy protocol cannot carry a half-close: read back exactly what was sent.
+    let data = payload(7, 300_000);
+    let back = tokio::task::spawn_blocking(move || echo_exact(port, &data).map(|b| (b, data)))
+        .await
+        .expect("task")
+        .expect("echo");
+    assert_eq!(back.0, back.1);
+    let web = w.forward("web", "svc/web", &[":80"]).await;
+    let name =
+        tokio::task::spawn_blocking(move || http_get(web)).await.expect("task").expect("GET");
+    assert!(name.starts_with("web-"), "{name}");
+    let status = w.get("echo").await.status.expect("status");
+    assert_eq!(
+        status.protocol, "websocket",
+        "no tunnel on an old cluster: legacy channel protocol"
+    );
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_invalid_argument_and_changes_nothing() {
+    let mut w = World::start("bad", Options::default()).await;
+    w.forward("good", "svc/web", &[":80"]).await;
+    let cases: [(&str, &[&str], &str, &str); 6] = [
+        ("job/x", &[":80"], "", "spec.target"),
+        ("svc/web", &["0"], "", "spec.ports[0]"),
+        ("svc/web", &["99999:80"], "", "spec.ports[0]"),
+        ("svc/web", &[], "", "spec.ports"),
+        ("svc/web", &[":80"], "not-an-ip", "spec.address"),
+        ("svc/Web", &[":80"], "", "spec.target"),
+    ];
+    for (target, ports, address, field) in cases {
+        let mut spec = w.spec("bad", target, ports);
+        spec.address = address.into();
+        let req =
+            pb::CreateForwardRequest { spec: Some(spec), wait_ready: false, wait_timeout_ms: 0 };
+        let err = w.client.forwards.create_forward(req).await.expect_err(target);
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+        assert!(err.message().starts_with(field), "{field}: {}", err.message());
+    }
+    let dup = pb::CreateForwardRequest {
+        spec: Some(w.spec("good", "svc/web", &[":80"])),
+        wait_ready: false,
+        wait_timeout_ms: 0,
+    };
+    assert_eq!(
+        w.client.forwards.create_forward(dup).await.expect_err("dup").code(),
+        tonic::Code::AlreadyExists
+    );
+    let missing = w
+        .client
+        .forwards
+        .get_forward(pb::GetForwardRequest { name: "nope".into() })
+        .await
+        .expect_err("missing");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+    let listed = w
+        .client
+        .forwards
+        .list_forwards(pb::ListForwardsRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .forwards;
+    assert_eq!(listed.len(), 1, "nothing was added");
+    let stored = std::fs::read_dir(w.dir.join("state/store")).expect("store exists").count();
+    assert!(stored > 0);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    w.shutdown().await;
+}

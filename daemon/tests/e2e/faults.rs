@@ -1,0 +1,243 @@
+//! Forwards that do not drop: pod kills, pods gone for a while, dropped and reset connections,
+//! blackholes, expired tokens and refused permissions, observed through data and states.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use tether_proto::pb;
+use tether_testkit::{AuthMode, Fault};
+
+use crate::harness::{Options, World, echo_roundtrip, payload};
+
+/// Keeps `threads` clients doing echo round trips on `port` until `stop`; counts successes and
+/// failures.
+fn traffic(
+    port: u16,
+    threads: usize,
+    stop: Arc<AtomicBool>,
+) -> (Arc<AtomicU32>, Arc<AtomicU32>, Vec<std::thread::JoinHandle<()>>) {
+    let ok = Arc::new(AtomicU32::new(0));
+    let failed = Arc::new(AtomicU32::new(0));
+    let handles = (0..threads)
+        .map(|t| {
+            let (ok, failed, stop) = (ok.clone(), failed.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    let data = payload(t as u64 * 1000 + i, 2048);
+                    match echo_roundtrip(port, &data) {
+                        Ok(back) if back == data => ok.fetch_add(1, Ordering::SeqCst),
+                        other => {
+                            eprintln!("connection failed: {:?}", other.map(|b| b.len()));
+                            failed.fetch_add(1, Ordering::SeqCst)
+                        }
+                    };
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    (ok, failed, handles)
+}
+
+async fn pod_kill_with_zero_failures(target: &str) {
+    let mut w = World::start("kill", Options::default()).await;
+    let port = w.forward("echo", target, &[":tcp"]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed, handles) = traffic(port, 4, stop.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pod = w.get("echo").await.status.expect("status").pod;
+    w.inject(Fault::DeletePod { namespace: "default".into(), name: pod.clone() }).await;
+    w.wait_phase("echo", Duration::from_secs(20), |s| {
+        s.phase() == pb::Phase::Ready && !s.pod.is_empty() && s.pod != pod
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::SeqCst);
+    for h in handles {
+        h.join().expect("client thread");
+    }
+    let (ok, failed) = (ok.load(Ordering::SeqCst), failed.load(Ordering::SeqCst));
+    assert!(ok > 20, "traffic flowed: {ok}");
+    assert_eq!(failed, 0, "{target}: connections failed across the pod kill ({ok} succeeded)");
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_target_survives_a_pod_kill_with_zero_failures() {
+    pod_kill_with_zero_failures("svc/echo").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_target_survives_a_pod_kill_with_zero_failures() {
+    pod_kill_with_zero_failures("deploy/echo").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_target_waits_for_its_pod_to_come_back() {
+    let mut w = World::start("podwait", Options::default()).await;
+    let pod = w.cluster.cluster().ready_pods("default", "app=echo")[0].clone();
+    let port = w.forward("one", &format!("pod/{pod}"), &[":7000"]).await;
+    let injected = {
+        let cluster = w.cluster.cluster().clone();
+        let pod = pod.clone();
+        tokio::spawn(async move {
+            cluster.inject(Fault::RecreatePod { namespace: "default".into(), name: pod }).await
+        })
+    };
+    w.wait_phase("one", Duration::from_secs(20), |s| s.phase() == pb::Phase::Reconnecting).await;
+    // A connection made while the pod is away is held, then served by the new pod.
+    let data = payload(1, 10_000);
+    let back = tokio::task::spawn_blocking(move || echo_roundtrip(port, &data).map(|b| (b, data)))
+        .await
+        .expect("task")
+        .expect("held, then served");
+    assert_eq!(back.0, back.1);
+    injected.await.expect("task").expect("recreated");
+    let status =
+        w.wait_phase("one", Duration::from_secs(20), |s| s.phase() == pb::Phase::Ready).await;
+    assert_eq!(status.pod, pod, "the same name came back");
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pod_gone_for_twenty_seconds_then_back() {
+    let mut w =
+        World::start("gone", Options { hold: Duration::from_secs(40), ..Options::default() }).await;
+    let port = w.forward("echo", "svc/echo", &[":70"]).await;
+    w.inject(Fault::RecreateDelay { millis: 20_000 }).await;
+    let started = Instant::now();
+    w.inject(Fault::DeletePods { namespace: "default".into(), selector: "app=echo".into() }).await;
+    let status = w
+        .wait_phase("echo", Duration::from_secs(10), |s| s.phase() == pb::Phase::Reconnecting)
+        .await;
+    assert_ne!(status.reason_kind(), pb::ReasonKind::Unspecified, "{status:?}");
+    let data = payload(2, 4096);
+    let back = tokio::task::spawn_blocking(move || echo_roundtrip(port, &data).map(|b| (b, data)))
+        .await
+        .expect("task")
+        .expect("held across the gap");
+    assert_eq!(back.0, back.1);
+    assert!(started.elapsed() >= Duration::from_secs(19), "the pods were really gone for 20 s");
+    w.wait_phase("echo", Duration::from_secs(10), |s| s.phase() == pb::Phase::Ready).await;
+    w.shutdown().await;
+}
+
+async fn survives(fault: Fault) {
+    let mut w = World::start("drop", Options::default()).await;
+    let port = w.forward("echo", "svc/echo", &[":70"]).await;
+    let data = payload(3, 100_000);
+    let d = data.clone();
+    assert_eq!(
+        tokio::task::spawn_blocking(move || echo_roundtrip(port, &d))
+            .await
+            .expect("task")
+            .expect("echo"),
+        data
+    );
+    assert!(w.inject(fault.clone()).await >= 1, "the tunnel is a streaming connection");
+    w.wait_phase("echo", Duration::from_secs(10), |s| s.phase() == pb::Phase::Ready).await;
+    let d = data.clone();
+    assert_eq!(
+        tokio::task::spawn_blocking(move || echo_roundtrip(port, &d))
+            .await
+            .expect("task")
+            .expect("echo after"),
+        data
+    );
+    let stats = w.get("echo").await.stats.expect("stats");
+    assert!(stats.reconnects >= 1, "{fault:?}: {stats:?}");
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_server_close_is_survived() {
+    survives(Fault::CloseStreams).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_is_survived() {
+    survives(Fault::ResetStreams).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackhole_is_detected_within_the_deadline_and_in_flight_connections_close() {
+    use std::io::{Read as _, Write as _};
+    let opts = Options::default();
+    let deadline = opts.liveness.deadline;
+    let mut w = World::start("blackhole", opts).await;
+    let port = w.forward("echo", "svc/echo", &[":70"]).await;
+    let mut in_flight = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    in_flight.write_all(b"ping").expect("write");
+    let mut buf = [0u8; 4];
+    in_flight.read_exact(&mut buf).expect("echoed");
+    in_flight.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let started = Instant::now();
+    w.inject(Fault::Blackhole).await;
+    let reader = std::thread::spawn(move || in_flight.read(&mut buf));
+    while w.get("echo").await.stats.expect("stats").reconnects == 0 {
+        assert!(started.elapsed() < deadline * 3, "the dead tunnel was never replaced");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let detected = started.elapsed();
+    assert!(detected <= deadline + Duration::from_secs(2), "detected after {detected:?}");
+    let closed = reader.join().expect("reader");
+    assert!(matches!(closed, Ok(0) | Err(_)), "the in-flight connection was closed: {closed:?}");
+    w.wait_phase("echo", Duration::from_secs(10), |s| s.phase() == pb::Phase::Ready).await;
+    let data = payload(4, 1000);
+    let d = data.clone();
+    assert_eq!(
+        tokio::task::spawn_blocking(move || echo_roundtrip(port, &d))
+            .await
+            .expect("task")
+            .expect("echo"),
+        data
+    );
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refreshed() {
+    let mut w = World::start("token", Options { auth: AuthMode::Exec, ..Options::default() }).await;
+    let port = w.forward("echo", "svc/echo", &[":70"]).await;
+    w.inject(Fault::ExpireTokens).await;
+    w.inject(Fault::CloseStreams).await;
+    w.wait_phase("echo", Duration::from_secs(15), |s| {
+        s.phase() == pb::Phase::Ready && s.attempt == 0
+    })
+    .await;
+    let data = payload(5, 5000);
+    let d = data.clone();
+    assert_eq!(
+        tokio::task::spawn_blocking(move || echo_roundtrip(port, &d))
+            .await
+            .expect("task")
+            .expect("echo"),
+        data
+    );
+    assert!(w.get("echo").await.stats.expect("stats").reconnects >= 1);
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_fails_without_a_hot_loop() {
+    let mut w = World::start("forbidden", Options::default()).await;
+    w.forward("echo", "svc/echo", &[":70"]).await;
+    w.inject(Fault::RejectUpgrades { status: 403 }).await;
+    assert!(w.inject(Fault::CloseStreams).await >= 1, "the tunnel closes");
+    let status =
+        w.wait_phase("echo", Duration::from_secs(15), |s| s.phase() == pb::Phase::Failed).await;
+    assert_eq!(status.reason_kind(), pb::ReasonKind::Forbidden, "{status:?}");
+    let before = w.cluster.cluster().upgrade_requests();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(w.cluster.cluster().upgrade_requests(), before, "a failed forward does not retry");
+    w.inject(Fault::RejectUpgrades { status: 0 }).await;
+    w.client
+        .forwards
+        .resume_forward(pb::ResumeForwardRequest { name: "echo".into() })
+        .await
+        .expect("resume");
+    w.wait_phase("echo", Duration::from_secs(15), |s| s.phase() == pb::Phase::Ready).await;
+    w.shutdown().await;
+}

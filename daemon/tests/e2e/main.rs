@@ -1,0 +1,8 @@
+//! End to end: tetherd (in-process, or as a process) against the emulated cluster, driven
+//! through the gRPC API. Every test asserts on data that crossed the forward.
+
+mod harness;
+
+mod basics;
+mod faults;
+mod restart;
