@@ -1,0 +1,159 @@
+//! `tether forward`: creates a forward, and with `--wait` prints its local addresses once Ready.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tether_proto::pb;
+use tonic::Code;
+
+use super::{Ctx, absolute};
+use crate::args::{ENV_KUBECONFIG, ForwardArgs};
+use crate::error::{Exit, Failure};
+use crate::out;
+use crate::view::ForwardView;
+
+/// How long `--wait` waits when `--timeout` is not given (the daemon's default too).
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+/// Extra time the call gets beyond the wait, for the daemon to answer.
+const CALL_MARGIN: Duration = Duration::from_secs(10);
+
+/// Runs `tether forward`.
+///
+/// # Errors
+/// A [`Failure`] when the daemon refuses the forward, or it is not ready in time.
+pub async fn run(ctx: &Ctx, args: ForwardArgs) -> anyhow::Result<()> {
+    let kubeconfig = args.kubeconfig.clone().or_else(|| std::env::var_os(ENV_KUBECONFIG));
+    let spec = spec(&args, kubeconfig)?;
+    let wait = args.timeout.unwrap_or(DEFAULT_WAIT);
+    let wait_timeout_ms =
+        if args.wait { u32::try_from(wait.as_millis()).unwrap_or(u32::MAX) } else { 0 };
+    let mut request = tonic::Request::new(pb::CreateForwardRequest {
+        spec: Some(spec),
+        wait_ready: args.wait,
+        wait_timeout_ms,
+    });
+    if args.wait {
+        request.set_timeout(wait + CALL_MARGIN);
+    }
+    let mut client = ctx.client().await?;
+    let forward = match client.forwards.create_forward(request).await {
+        Ok(response) => {
+            response.into_inner().forward.context("tetherd answered without the forward")?
+        }
+        Err(status) => return Err(create_failure(&args, &status, wait).into()),
+    };
+    let view = ForwardView::from(&forward);
+    if !args.wait {
+        return out::line(&created_line(&view));
+    }
+    let addresses = ready_addresses(&view, wait)?;
+    out::text(&addresses.iter().map(|a| format!("{a}\n")).collect::<String>())
+}
+
+/// The spec as the user gave it; the daemon validates it. Paths become absolute, since the
+/// daemon does not share our current folder.
+fn spec(args: &ForwardArgs, kubeconfig: Option<OsString>) -> anyhow::Result<pb::ForwardSpec> {
+    let kubeconfig = match kubeconfig.filter(|k| !k.is_empty()) {
+        None => String::new(),
+        Some(list) => {
+            let paths = std::env::split_paths(&list)
+                .map(|p| absolute(&p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let joined =
+                std::env::join_paths(paths).context("failed to join the kubeconfig paths")?;
+            joined
+                .into_string()
+                .map_err(|p| anyhow::anyhow!("the kubeconfig path {p:?} is not UTF-8"))?
+        }
+    };
+    Ok(pb::ForwardSpec {
+        name: args.name.clone().unwrap_or_default(),
+        target: args.target.clone(),
+        namespace: args.namespace.clone().unwrap_or_default(),
+        context: args.context.clone().unwrap_or_default(),
+        kubeconfig,
+        ports: args.ports.clone(),
+        address: args.address.clone().unwrap_or_default(),
+    })
+}
+
+/// The failure of CreateForward, with advice that fits the code.
+fn create_failure(args: &ForwardArgs, status: &tonic::Status, wait: Duration) -> Failure {
+    let name = args.name.as_deref().unwrap_or(&args.target);
+    let hint = match status.code() {
+        Code::InvalidArgument => Some("see `tether forward --help`".to_owned()),
+        Code::NotFound => Some(format!("check the target with `{}`", kubectl_get(args))),
+        Code::AlreadyExists => Some(format!(
+            "choose another --name, or remove the existing forward with `tether rm {name}`"
+        )),
+        Code::PermissionDenied | Code::Unauthenticated => Some(format!(
+            "check your access with `{}`",
+            kubectl(args, "auth can-i create pods/portforward")
+        )),
+        _ => None,
+    };
+    let mut failure = Failure::rpc(&format!("create forward {name}"), status, hint);
+    if args.wait && status.code() == Code::DeadlineExceeded {
+        failure.exit = Exit::NotReady;
+        failure.message =
+            format!("forward {name} was not ready within {wait:?}: {}", failure.message);
+    }
+    failure
+}
+
+/// `kubectl get TYPE/NAME` for the target, with the namespace and context given.
+fn kubectl_get(args: &ForwardArgs) -> String {
+    let target = if args.target.contains('/') {
+        args.target.clone()
+    } else {
+        format!("pod/{}", args.target)
+    };
+    kubectl(args, &format!("get {target}"))
+}
+
+fn kubectl(args: &ForwardArgs, verb: &str) -> String {
+    let mut command = format!("kubectl {verb}");
+    if let Some(ns) = &args.namespace {
+        command.push_str(&format!(" -n {ns}"));
+    }
+    if let Some(context) = &args.context {
+        command.push_str(&format!(" --context {context}"));
+    }
+    command
+}
+
+/// `forward NAME created: 127.0.0.1:5432 -> svc/db:5432[, ...]`.
+#[must_use]
+pub fn created_line(view: &ForwardView) -> String {
+    let mappings = view
+        .mappings()
+        .into_iter()
+        .map(|(local, remote)| format!("{local} -> {}:{remote}", view.target));
+    format!("forward {} created: {}", view.name, mappings.collect::<Vec<_>>().join(", "))
+}
+
+/// The local addresses of a Ready forward, or why it is not ready (exit code 4).
+///
+/// # Errors
+/// [`Exit::NotReady`] when the forward failed or is in any other phase than Ready.
+pub fn ready_addresses(view: &ForwardView, waited: Duration) -> Result<Vec<String>, Failure> {
+    let name = &view.name;
+    let why = view.status.why();
+    let why = if why.is_empty() { String::new() } else { format!(": {why}") };
+    let message = match view.status.phase {
+        "Ready" => return Ok(view.status.local_addresses.clone()),
+        "Failed" => format!(
+            "forward {name} failed{why}; see `tether events {name}`, then fix the cause and \
+             remove it with `tether rm {name}`"
+        ),
+        phase => format!(
+            "forward {name} was not ready within {waited:?} (it is {phase}{why}); it keeps trying: \
+             follow it with `tether events -f {name}`, or remove it with `tether rm {name}`"
+        ),
+    };
+    Err(Failure::new(Exit::NotReady, message))
+}
+
+#[cfg(test)]
+mod tests;
