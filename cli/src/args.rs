@@ -86,6 +86,33 @@ pub enum Command {
     Daemon(DaemonCommand),
     /// Print a shell completion script.
     Completion(CompletionArgs),
+    /// Run a demo: an emulated cluster, a private daemon, a forward to svc/web, a pod kill and a
+    /// blackholed tunnel, with the recovery times.
+    Demo(DemoArgs),
+}
+
+/// The hidden subcommand that runs the embedded `tether-testkit` command line (the demo's pods
+/// run their workloads through it).
+pub const TESTKIT_SUBCOMMAND: &str = "__testkit";
+
+/// `tether demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Time between requests, such as 1s or 500ms.
+    #[arg(long, default_value = "1s", value_parser = crate::time::parse_duration)]
+    pub interval: Duration,
+    /// When to kill the pod in use.
+    #[arg(long, default_value = "5s", value_parser = crate::time::parse_duration)]
+    pub kill_after: Duration,
+    /// When to blackhole the tunnel.
+    #[arg(long, default_value = "15s", value_parser = crate::time::parse_duration)]
+    pub blackhole_after: Duration,
+    /// The private daemon's ping deadline (how fast a dead tunnel is noticed).
+    #[arg(long, default_value = "15s", value_parser = crate::time::parse_duration)]
+    pub ping_deadline: Duration,
+    /// Stop after this long instead of at Ctrl-C.
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub duration: Option<Duration>,
 }
 
 const FORWARD_EXAMPLES: &str = "\

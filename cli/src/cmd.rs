@@ -14,6 +14,7 @@ use crate::error::{Exit, Failure};
 use crate::out;
 
 mod daemon;
+mod demo;
 mod events;
 mod forward;
 mod list;
@@ -81,10 +82,13 @@ impl Ctx {
 /// # Errors
 /// Whatever the command failed with; [`crate::error::report`] turns it into words and a code.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    // The demo serves an emulated cluster in this process: it gets worker threads.
+    let runtime = if matches!(cli.command, Command::Demo(_)) {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    }
+    .context("failed to start the async runtime")?;
     runtime.block_on(Box::pin(dispatch(cli)))
 }
 
@@ -102,6 +106,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Events(args) => events::run(&ctx, args).await,
         Command::Daemon(command) => daemon::run(&ctx, command).await,
         Command::Completion(args) => completion(cli.plugin, args.shell),
+        Command::Demo(args) => demo::run(args).await,
     }
 }
 

@@ -14,7 +14,14 @@ mod time;
 mod view;
 
 fn main() -> ExitCode {
-    let cli = match args::parse(std::env::args_os()) {
+    // The demo's pods run their workloads through the embedded testkit command line.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == args::TESTKIT_SUBCOMMAND) {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "tether".into());
+        let prefix = vec![args::TESTKIT_SUBCOMMAND.to_owned()];
+        return tether_testkit::cli::run(argv.into_iter().skip(1), exe, prefix);
+    }
+    let cli = match args::parse(argv) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };

@@ -23,6 +23,15 @@ struct Args {
     /// the daemon), and detach from the terminal's session.
     #[arg(long)]
     log_file: bool,
+    /// How often tunnels are pinged, in milliseconds.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    ping_interval_ms: u64,
+    /// A tunnel whose pings go unanswered this long is dead, in milliseconds.
+    #[arg(long, default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(200..=600_000))]
+    ping_deadline_ms: u64,
+    /// How long a new local connection waits for a tunnel during a gap, in milliseconds.
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    hold_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +50,13 @@ fn start(args: Args) -> anyhow::Result<()> {
     let state_dir = paths::state_dir(args.state_dir.as_deref())?;
     paths::private_dir(&state_dir)?;
     let mut config = tether_daemon::Config::new(socket.clone(), state_dir.clone());
+    config.liveness = tether_daemon::tunnel::Liveness {
+        interval: std::time::Duration::from_millis(args.ping_interval_ms),
+        deadline: std::time::Duration::from_millis(
+            args.ping_deadline_ms.max(args.ping_interval_ms * 2),
+        ),
+    };
+    config.settings.hold = std::time::Duration::from_millis(args.hold_ms);
     let _guard = if args.log_file {
         let _new_session = nix::unistd::setsid();
         let dir = state_dir.join("logs");

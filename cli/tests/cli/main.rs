@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 mod fake;
+mod real;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
 
