@@ -54,7 +54,7 @@ impl Listener {
             move |source| SocketError::Io { action, path, source }
         };
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        tether_proto::paths::private_dir(dir)?;
+        tether_proto::paths::socket_dir(dir)?;
         let lock_path = path.with_extension("lock");
         let file = std::fs::OpenOptions::new()
             .create(true)

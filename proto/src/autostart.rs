@@ -55,7 +55,7 @@ pub async fn connect_or_start(
         other => return other,
     }
     let dir = opts.socket.parent().map_or_else(paths::runtime_dir, Path::to_owned);
-    paths::private_dir(&dir)
+    paths::socket_dir(&dir)
         .map_err(|e| ClientError::Lock { path: dir.clone(), source: std::io::Error::other(e) })?;
     let lock_path = dir.join("lifecycle.lock");
     let _lock = lock(&lock_path).await?;

@@ -70,6 +70,27 @@ pub fn state_dir(override_dir: Option<&Path>) -> Result<PathBuf, PathError> {
     Ok(base.state_dir().unwrap_or_else(|| base.data_dir()).join("tether"))
 }
 
+/// Prepares the folder of a socket: the default runtime folder is made private (0700); a folder
+/// the user chose is created 0700 when missing, and otherwise only checked to be ours, so that a
+/// project folder keeps its permissions.
+///
+/// # Errors
+/// Fails if it cannot be created, or is owned by another user.
+pub fn socket_dir(dir: &Path) -> Result<(), PathError> {
+    use std::os::unix::fs::MetadataExt as _;
+    if dir == runtime_dir() || !dir.exists() {
+        return private_dir(dir);
+    }
+    let meta = std::fs::metadata(dir)
+        .map_err(|source| PathError::Folder { path: dir.to_owned(), source })?;
+    if meta.uid() != nix::unistd::getuid().as_raw() {
+        let source =
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, "owned by another user");
+        return Err(PathError::Folder { path: dir.to_owned(), source });
+    }
+    Ok(())
+}
+
 /// Creates `dir` (and parents) and makes it 0700, owned by us.
 ///
 /// # Errors

@@ -109,9 +109,9 @@ fn config_err(e: impl std::fmt::Display) -> ClusterError {
     ClusterError::Config(e.to_string())
 }
 
-/// The kubeconfig file in use, for change detection.
+/// The (first) kubeconfig file in use, for change detection.
 fn kubeconfig_path(source: &Source) -> Option<PathBuf> {
-    source.kubeconfig.as_ref().map(PathBuf::from).or_else(|| {
+    source.kubeconfig.as_ref().and_then(|v| std::env::split_paths(v).next()).or_else(|| {
         std::env::var_os("KUBECONFIG")
             .and_then(|v| std::env::split_paths(&v).next())
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")))
@@ -122,12 +122,24 @@ fn modified(source: &Source) -> Option<SystemTime> {
     kubeconfig_path(source).and_then(|p| std::fs::metadata(p).ok()?.modified().ok())
 }
 
+/// Reads a kubeconfig path, or a `:`-separated list merged as kubectl merges `KUBECONFIG`.
+fn read_kubeconfig(paths: &str) -> Result<Kubeconfig, ClusterError> {
+    let mut merged: Option<Kubeconfig> = None;
+    for path in std::env::split_paths(paths).filter(|p| !p.as_os_str().is_empty()) {
+        let next = Kubeconfig::read_from(&path).map_err(config_err)?;
+        merged = Some(match merged {
+            None => next,
+            Some(m) => m.merge(next).map_err(config_err)?,
+        });
+    }
+    merged.ok_or_else(|| ClusterError::Config(format!("no kubeconfig file in {paths:?}")))
+}
+
 async fn load(source: &Source) -> Result<(kube::Client, String), ClusterError> {
     let kubeconfig = match &source.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path),
-        None => Kubeconfig::read(),
-    }
-    .map_err(config_err)?;
+        Some(paths) => read_kubeconfig(paths)?,
+        None => Kubeconfig::read().map_err(config_err)?,
+    };
     let options =
         KubeConfigOptions { context: source.context.clone(), ..KubeConfigOptions::default() };
     let mut config =

@@ -126,6 +126,19 @@ pub struct Registry {
     cancel: CancellationToken,
 }
 
+/// Runs a store call (which may wait for an fsync) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(StoreError::Io {
+            action: "write",
+            name: "*".into(),
+            source: Box::new(std::io::Error::other(e)),
+        })
+    })
+}
+
 async fn bind(addr: SocketAddr) -> Result<Arc<TcpListener>, RegistryError> {
     TcpListener::bind(addr)
         .await
@@ -253,7 +266,8 @@ impl Registry {
             counters: Counters::default(),
             created_at,
         };
-        self.store.create_forward(&stored).map_err(|e| match e {
+        let (store, record) = (self.store.clone(), stored.clone());
+        blocking(move || store.create_forward(&record)).await.map_err(|e| match e {
             StoreError::AlreadyExists(name) => RegistryError::AlreadyExists(name),
             other => RegistryError::Store(other),
         })?;
@@ -283,7 +297,8 @@ impl Registry {
         if !entries.contains_key(name) {
             return Err(RegistryError::NotFound(name.to_owned()));
         }
-        self.store.delete_forward(name).map_err(RegistryError::Store)?;
+        let (store, owned) = (self.store.clone(), name.to_owned());
+        blocking(move || store.delete_forward(&owned)).await.map_err(RegistryError::Store)?;
         if let Some(entry) = entries.remove(name) {
             entry.cancel.cancel();
         }
@@ -308,7 +323,8 @@ impl Registry {
         let entry = entries.get(name).ok_or_else(|| RegistryError::NotFound(name.to_owned()))?;
         let mut stored = entry.stored();
         stored.desired = desired;
-        self.store.put_forward(&stored).map_err(RegistryError::Store)?;
+        let store = self.store.clone();
+        blocking(move || store.put_forward(&stored)).await.map_err(RegistryError::Store)?;
         // A resume also restarts a forward that failed.
         entry.desired_tx.send_replace(desired);
         Ok(entry.snapshot())
@@ -345,11 +361,22 @@ impl Registry {
 
     /// Writes every forward's counters to the store.
     pub async fn flush_counters(&self) {
-        for (name, entry) in self.entries.lock().await.iter() {
-            if let Err(e) = self.store.put_counters(name, &entry.shared.counters.snapshot()) {
-                tracing::warn!(forward = %name, error = %e, "failed to save counters");
+        let counters: Vec<(String, Counters)> = self
+            .entries
+            .lock()
+            .await
+            .iter()
+            .map(|(name, e)| (name.clone(), e.shared.counters.snapshot()))
+            .collect();
+        let store = self.store.clone();
+        let _done = tokio::task::spawn_blocking(move || {
+            for (name, c) in counters {
+                if let Err(e) = store.put_counters(&name, &c) {
+                    tracing::warn!(forward = %name, error = %e, "failed to save counters");
+                }
             }
-        }
+        })
+        .await;
     }
 
     /// Opens a stream through a forward's current tunnel, to the mapping whose remote port is
