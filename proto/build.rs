@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["tether/v1/daemon.proto", "tether/v1/forward.proto"];
+    let files = ["tether/v1/daemon.proto", "tether/v1/forward.proto", "tether/v1/session.proto"];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

@@ -36,6 +36,21 @@ pub struct PodInfo {
     pub created: i64,
     /// Declared container ports: (name, number).
     pub ports: Vec<(Option<String>, u16)>,
+    /// Container names, in spec order.
+    pub containers: Vec<String>,
+    /// The `kubectl.kubernetes.io/default-container` annotation.
+    pub default_container: Option<String>,
+}
+
+impl PodInfo {
+    /// The container kubectl would use when none is named: the annotated default, or the first.
+    #[must_use]
+    pub fn default_container(&self) -> Option<&str> {
+        self.default_container
+            .as_deref()
+            .filter(|c| self.containers.iter().any(|n| n == c))
+            .or(self.containers.first().map(String::as_str))
+    }
 }
 
 /// The remote side of a service port.
@@ -97,6 +112,16 @@ pub enum ClusterError {
     /// The server answered in a way no protocol fits.
     #[error("failed to negotiate a streaming protocol: {0}")]
     Protocol(String),
+    /// The server refused the request with a status (400 for a container that does not exist).
+    #[error("failed with {reason} ({code}): {message}")]
+    Rejected {
+        /// HTTP status.
+        code: u16,
+        /// The Status reason, such as BadRequest.
+        reason: String,
+        /// The Status message.
+        message: String,
+    },
 }
 
 impl ClusterError {
@@ -121,6 +146,16 @@ pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
 
     /// Watches the pods of `selector`; the receiver always holds the full current set.
     async fn watch_pods(&self, selector: &PodSelector) -> Result<PodWatch, ClusterError>;
+
+    /// The pod a target means right now: the pod itself, or the best Ready pod of a service,
+    /// deployment or statefulset (as `kubectl exec deploy/web` picks it).
+    async fn pod_for(&self, target: &Target) -> Result<PodInfo, ClusterError>;
+
+    /// Starts a remote command (exec, or attach when `command` is empty) in `pod`.
+    async fn remote_command(
+        &self,
+        request: crate::exec::Request,
+    ) -> Result<crate::exec::Process, ClusterError>;
 
     /// Opens a port-forward tunnel to `pod`, trying `hint` first when given. `probe_port` is a
     /// port the tunnel will serve; protocols that need a port to prove themselves use it.

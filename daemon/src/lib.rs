@@ -10,7 +10,9 @@
 pub mod api;
 pub mod cluster;
 mod config;
+pub mod exec;
 pub mod forward;
+pub mod session;
 pub mod socket;
 pub mod store;
 pub mod tunnel;
@@ -83,8 +85,17 @@ pub async fn run_with(
     let started = Instant::now();
     let (events_tx, _) = broadcast::channel(1024);
     let (wake_tx, _) = broadcast::channel(4);
+    let sessions = Arc::new(session::manager::Manager::new(
+        session::runner::Deps {
+            factory: factory.clone(),
+            store: store.clone(),
+            events_tx: events_tx.clone(),
+        },
+        tracker.clone(),
+        cancel.child_token(),
+    ));
     let ctx = Context {
-        factory,
+        factory: factory.clone(),
         events_tx,
         wake_tx: wake_tx.clone(),
         settings: config.settings,
@@ -94,6 +105,11 @@ pub async fn run_with(
     for (name, problem) in registry.restore().await? {
         tracing::warn!(forward = %name, error = %problem, "could not restore a forward");
     }
+    match sessions.restore().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(sessions = n, "restored sessions"),
+        Err(e) => tracing::warn!(error = %e, "could not restore the sessions"),
+    }
     tracker.spawn(
         forward::wake::watch(wake_tx, cancel.clone()).instrument(tracing::debug_span!("wake")),
     );
@@ -102,12 +118,14 @@ pub async fn run_with(
     let api_shutdown = cancel.child_token();
     let state = api::ApiState {
         registry: registry.clone(),
+        sessions,
+        factory,
         config: config.clone(),
         started,
         shutdown: api_shutdown.clone(),
         tracker: tracker.clone(),
     };
-    let (daemon_svc, forward_svc) = api::services(state);
+    let (daemon_svc, forward_svc, session_svc) = api::services(state);
     let (health, health_svc) = tonic_health::server::health_reporter();
     health.set_serving::<tether_proto::pb::forward_service_server::ForwardServiceServer<api::Forwards>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -137,6 +155,7 @@ pub async fn run_with(
         .add_service(reflection_v1alpha)
         .add_service(daemon_svc)
         .add_service(forward_svc)
+        .add_service(session_svc)
         .serve_with_incoming_shutdown(incoming, stop)
         .await;
     let _notified = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);

@@ -1,4 +1,4 @@
-//! Storage of forwards behind a trait, so forward logic never sees sled.
+//! Storage of forwards and sessions behind a trait, so forward and session logic never see sled.
 //!
 //! Implementations: [`SledStore`] (the daemon's, on disk, with a schema version and corruption
 //! handling), [`MemoryStore`] (tests), and [`FailingStore`] (a double that fails on demand).
@@ -14,6 +14,7 @@ pub use memory::MemoryStore;
 pub use sled_store::{OpenReport, SCHEMA_VERSION, SledStore};
 
 use crate::forward::state::{Counters, StoredForward};
+use crate::session::Record as SessionRecord;
 
 /// Errors from a store. Each says what failed and chains the cause.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,17 @@ pub enum StoreError {
         /// Why.
         #[source]
         source: serde_json::Error,
+    },
+    /// A session record could not be read, written or decoded.
+    #[error("failed to {action} session {id} in the state store")]
+    Session {
+        /// What was being done ("read", "write", "delete", "decode").
+        action: &'static str,
+        /// Which session ("*" for all).
+        id: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A forward of that name exists already.
     #[error(
@@ -104,6 +116,25 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// # Errors
     /// A write failure.
     fn put_counters(&self, name: &str, counters: &Counters) -> Result<(), StoreError>;
+
+    /// Every stored session, ordered by id. A record that does not decode is skipped with a
+    /// warning: one bad session must not hide the others, nor the forwards.
+    ///
+    /// # Errors
+    /// A read failure.
+    fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Stores or replaces a session's record; durable when this returns.
+    ///
+    /// # Errors
+    /// A write failure.
+    fn put_session(&self, record: &SessionRecord) -> Result<(), StoreError>;
+
+    /// Removes a session's record; `false` if there was none.
+    ///
+    /// # Errors
+    /// A write failure.
+    fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

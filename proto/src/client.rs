@@ -11,6 +11,7 @@ use tonic::transport::{Channel, Endpoint, Uri};
 use crate::pb;
 use crate::pb::daemon_service_client::DaemonServiceClient;
 use crate::pb::forward_service_client::ForwardServiceClient;
+use crate::pb::session_service_client::SessionServiceClient;
 
 /// Errors of the client side.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,8 @@ pub struct Client {
     pub daemon: DaemonServiceClient<Channel>,
     /// Forward calls.
     pub forwards: ForwardServiceClient<Channel>,
+    /// Exec and session calls.
+    pub sessions: SessionServiceClient<Channel>,
     /// What the daemon said in the handshake.
     pub handshake: pb::HandshakeResponse,
     /// The socket it came through.
@@ -130,7 +133,8 @@ pub async fn connect(path: &Path, client_name: &str) -> Result<Client, ClientErr
     }
     Ok(Client {
         daemon,
-        forwards: ForwardServiceClient::new(channel),
+        forwards: ForwardServiceClient::new(channel.clone()),
+        sessions: SessionServiceClient::new(channel),
         handshake,
         socket: path.to_owned(),
     })

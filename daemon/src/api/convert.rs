@@ -172,6 +172,12 @@ pub fn event(e: &Event) -> pb::Event {
             Kind::TunnelDown(pb::TunnelDown { pod: pod.clone(), reason: reason.clone() })
         }
         EventKind::Deleted => Kind::Deleted(pb::Deleted {}),
+        EventKind::Session { id, phase, reason, pod } => Kind::Session(pb::SessionChanged {
+            id: id.clone(),
+            phase: phase.clone(),
+            reason: reason.clone(),
+            pod: pod.clone(),
+        }),
     };
     pb::Event { time_unix_ms: e.time_ms, forward: e.forward.clone(), kind: Some(kind) }
 }

@@ -24,7 +24,7 @@ pub fn invalid(field: &str, error: &dyn std::fmt::Display) -> Status {
 }
 
 /// Joins an error and its causes into one message.
-fn chain(e: &dyn std::error::Error) -> String {
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

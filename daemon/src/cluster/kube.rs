@@ -3,6 +3,7 @@
 //! changes, pod watches, and port-forward upgrades with Tether's own negotiation.
 
 mod convert;
+mod exec;
 mod pods;
 mod upgrade;
 
@@ -274,6 +275,13 @@ impl KubeCluster {
     }
 }
 
+fn target_label(resolved: &Resolved) -> String {
+    match &resolved.pods {
+        PodSelector::Name(n) => format!("pod {n}"),
+        PodSelector::Labels(l) => format!("selector {l}"),
+    }
+}
+
 fn not_found_named(e: &kube::Error, target: &Target) -> ClusterError {
     match classify(e) {
         ClusterError::NotFound(_) => {
@@ -291,6 +299,58 @@ impl Cluster for KubeCluster {
 
     async fn resolve(&self, target: &Target) -> Result<Resolved, ClusterError> {
         self.with_refresh(|client| self.resolve_inner(client, target.clone())).await
+    }
+
+    async fn pod_for(&self, target: &Target) -> Result<crate::cluster::PodInfo, ClusterError> {
+        use k8s_openapi::api::core::v1::Pod;
+        let resolved = self.resolve(target).await?;
+        let ns = self.namespace.clone();
+        self.with_refresh(|client| {
+            let (resolved, ns) = (resolved.clone(), ns.clone());
+            async move {
+                let api: Api<Pod> = Api::namespaced(client, &ns);
+                let timeout = |_| ClusterError::Connection("timed out reading pods".into());
+                match &resolved.pods {
+                    PodSelector::Name(name) => {
+                        let pod = tokio::time::timeout(REST_TIMEOUT, api.get(name))
+                            .await
+                            .map_err(timeout)?;
+                        let pod = pod.map_err(|e| match classify(&e) {
+                            // The server's own words, as kubectl prints them for exec.
+                            ClusterError::NotFound(message) => ClusterError::Rejected {
+                                code: 404,
+                                reason: "NotFound".into(),
+                                message,
+                            },
+                            other => other,
+                        })?;
+                        Ok(convert::pod(&pod))
+                    }
+                    PodSelector::Labels(labels) => {
+                        let lp = kube::api::ListParams::default().labels(labels);
+                        let list = tokio::time::timeout(REST_TIMEOUT, api.list(&lp))
+                            .await
+                            .map_err(timeout)?
+                            .map_err(|e| classify(&e))?;
+                        let pods: Vec<_> = list.items.iter().map(convert::pod).collect();
+                        crate::cluster::resolve::choose_pod(&pods).cloned().ok_or_else(|| {
+                            ClusterError::NotFound(format!(
+                                "a Ready pod for {}",
+                                target_label(&resolved)
+                            ))
+                        })
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    async fn remote_command(
+        &self,
+        request: crate::exec::Request,
+    ) -> Result<crate::exec::Process, ClusterError> {
+        exec::remote_command(self, request).await
     }
 
     async fn watch_pods(&self, selector: &PodSelector) -> Result<PodWatch, ClusterError> {

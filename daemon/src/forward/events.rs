@@ -78,6 +78,17 @@ pub enum EventKind {
     },
     /// The forward was deleted.
     Deleted,
+    /// A session changed (the event's `forward` is empty).
+    Session {
+        /// Session id.
+        id: String,
+        /// Phase name.
+        phase: String,
+        /// Why, for Reconnecting and Lost.
+        reason: String,
+        /// Pod in use.
+        pod: String,
+    },
 }
 
 /// An event with its forward and time.

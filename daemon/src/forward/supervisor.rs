@@ -450,7 +450,10 @@ impl From<ClusterError> for Fail {
             ClusterError::Forbidden(_) => Self::Final(Reason::Forbidden(text)),
             ClusterError::Config(_) => Self::Final(Reason::Other(text)),
             ClusterError::Unauthorized(_) => Self::Retry(Reason::Unauthorized(text)),
-            ClusterError::NotFound(_) => Self::Retry(Reason::NotFound(text)),
+            ClusterError::NotFound(_) | ClusterError::Rejected { code: 404, .. } => {
+                Self::Retry(Reason::NotFound(text))
+            }
+            ClusterError::Rejected { .. } => Self::Retry(Reason::Connection(text)),
             ClusterError::Connection(_) | ClusterError::Protocol(_) => {
                 Self::Retry(Reason::Connection(text))
             }

@@ -6,6 +6,7 @@ use std::num::NonZeroU16;
 use super::{Store, StoreError};
 use crate::forward::spec::{ForwardSpec, PortMapping, RemotePort, Target, TargetKind};
 use crate::forward::state::{Counters, Desired, StoredForward};
+use crate::session::{self, Record as SessionRecord};
 
 /// Runs every check, each against a fresh, empty store from `make`.
 ///
@@ -21,6 +22,70 @@ pub fn run(make: &dyn Fn() -> Box<dyn Store>) {
     put_counters_changes_only_counters(&*make());
     list_is_ordered_by_name(&*make());
     odd_but_valid_names_work(&*make());
+    sessions_round_trip_replace_and_delete(&*make());
+    sessions_and_forwards_are_separate(&*make());
+}
+
+/// A session record with every field set away from its default.
+#[must_use]
+pub fn sample_session(id: &str) -> SessionRecord {
+    SessionRecord {
+        id: id.to_owned(),
+        kind: session::Kind::Attach,
+        spec: session::Spec {
+            target: Target { kind: TargetKind::Deployment, name: "web".to_owned() },
+            namespace: Some("team-a".to_owned()),
+            context: Some("kind-dev".to_owned()),
+            kubeconfig: Some("/home/dev/.kube/config".to_owned()),
+            container: Some("main".to_owned()),
+            command: vec![],
+            stdin: true,
+            tty: true,
+            size: Some((120, 40)),
+        },
+        restart: session::Restart::OnDrop,
+        scrollback: 4096,
+        phase: session::Phase::Exited(session::Exit::Error {
+            reason: Some("InternalError".to_owned()),
+            message: "command terminated".to_owned(),
+        }),
+        pod: "web-1".to_owned(),
+        container: "main".to_owned(),
+        protocol: "websocket-v5".to_owned(),
+        created_at: 1_754_000_000,
+        output_bytes: 1 << 33,
+        restarts: 3,
+        tail: "aGVsbG8K".to_owned(),
+    }
+}
+
+fn sessions_round_trip_replace_and_delete(store: &dyn Store) {
+    assert!(store.sessions().expect("list sessions").is_empty());
+    let mut b = sample_session("s-b");
+    store.put_session(&b).expect("put s-b");
+    store.put_session(&sample_session("s-a")).expect("put s-a");
+    let ids: Vec<_> = store.sessions().expect("list").into_iter().map(|s| s.id).collect();
+    assert_eq!(ids, ["s-a", "s-b"], "sessions are ordered by id");
+    b.phase = session::Phase::Lost("the daemon restarted".to_owned());
+    b.tail = String::new();
+    store.put_session(&b).expect("replace s-b");
+    let stored = store.sessions().expect("list");
+    assert_eq!(stored[1], b, "a put replaces the whole record");
+    assert_eq!(stored[0], sample_session("s-a"), "every field round-trips");
+    assert!(store.delete_session("s-b").expect("delete"));
+    assert!(!store.delete_session("s-b").expect("delete again"));
+    assert_eq!(store.sessions().expect("list").len(), 1);
+}
+
+fn sessions_and_forwards_are_separate(store: &dyn Store) {
+    store.create_forward(&sample("same")).expect("create forward");
+    store.put_session(&sample_session("same")).expect("put session");
+    assert!(store.delete_session("same").expect("delete session"));
+    assert!(store.forward("same").expect("read").is_some(), "deleting a session keeps the forward");
+    assert!(store.delete_forward("same").expect("delete forward"));
+    store.put_session(&sample_session("same")).expect("put session");
+    assert!(!store.delete_forward("same").expect("delete forward"));
+    assert_eq!(store.sessions().expect("list").len(), 1, "deleting a forward keeps the session");
 }
 
 /// A record with every field set away from its default.

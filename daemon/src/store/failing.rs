@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{MemoryStore, Store, StoreError};
 use crate::forward::state::{Counters, StoredForward};
+use crate::session::Record as SessionRecord;
 
 /// A [`MemoryStore`] with switches that make reads or writes fail with [`StoreError::Io`].
 #[derive(Debug, Default)]
@@ -80,5 +81,20 @@ impl Store for FailingStore {
     fn put_counters(&self, name: &str, counters: &Counters) -> Result<(), StoreError> {
         self.check_write("write", name)?;
         self.inner.put_counters(name, counters)
+    }
+
+    fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        self.check_read("*")?;
+        self.inner.sessions()
+    }
+
+    fn put_session(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.check_write("write", &record.id)?;
+        self.inner.put_session(record)
+    }
+
+    fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        self.check_write("delete", id)?;
+        self.inner.delete_session(id)
     }
 }

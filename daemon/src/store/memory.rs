@@ -5,11 +5,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{Store, StoreError};
 use crate::forward::state::{Counters, StoredForward};
+use crate::session::Record as SessionRecord;
 
-/// Forwards in a map, ordered by name.
+/// Forwards and sessions in maps, ordered by name and id.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     forwards: Mutex<BTreeMap<String, StoredForward>>,
+    sessions: Mutex<BTreeMap<String, SessionRecord>>,
 }
 
 impl MemoryStore {
@@ -23,6 +25,10 @@ impl MemoryStore {
         // Every change is a single map operation, so a panic elsewhere cannot leave the map
         // half-changed: the data behind a poisoned lock is still consistent.
         self.forwards.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn session_map(&self) -> MutexGuard<'_, BTreeMap<String, SessionRecord>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -58,5 +64,18 @@ impl Store for MemoryStore {
             forward.counters = *counters;
         }
         Ok(())
+    }
+
+    fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        Ok(self.session_map().values().cloned().collect())
+    }
+
+    fn put_session(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.session_map().insert(record.id.clone(), record.clone());
+        Ok(())
+    }
+
+    fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.session_map().remove(id).is_some())
     }
 }

@@ -1,7 +1,9 @@
 //! The daemon's store: forwards on disk in sled, with a schema version and corruption handling.
 //!
 //! Layout: tree `forwards` maps a forward's name to the JSON of its [`StoredForward`]; tree
-//! `meta` holds `schema`, the [`SCHEMA_VERSION`] as a big-endian `u32`.
+//! `sessions` maps a session id to the JSON of its [`SessionRecord`]; tree `meta` holds
+//! `schema`, the [`SCHEMA_VERSION`] as a big-endian `u32`. (A tetherd without sessions ignores
+//! that tree, so it needs no new schema version.)
 //!
 //! Opening never discards data silently: a store of another schema version is an error, and a
 //! store that sled cannot open or whose records do not decode is moved aside whole to
@@ -13,11 +15,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Store, StoreError};
 use crate::forward::state::{Counters, StoredForward};
+use crate::session::Record as SessionRecord;
 
 /// The on-disk layout version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
 const FORWARDS_TREE: &str = "forwards";
+const SESSIONS_TREE: &str = "sessions";
 const META_TREE: &str = "meta";
 const SCHEMA_KEY: &str = "schema";
 
@@ -38,6 +42,7 @@ pub struct OpenReport {
 pub struct SledStore {
     db: sled::Db,
     forwards: sled::Tree,
+    sessions: sled::Tree,
 }
 
 /// Why opening failed: either the folder holds a corrupt store, or it could not be tried at all
@@ -85,6 +90,7 @@ impl SledStore {
         let db = open_db(dir).map_err(|e| classify(dir, e))?;
         let meta = db.open_tree(META_TREE).map_err(|e| classify(dir, e))?;
         let forwards = db.open_tree(FORWARDS_TREE).map_err(|e| classify(dir, e))?;
+        let sessions = db.open_tree(SESSIONS_TREE).map_err(|e| classify(dir, e))?;
         match meta.get(SCHEMA_KEY).map_err(|e| classify(dir, e))? {
             Some(raw) => {
                 let bytes: [u8; 4] = raw.as_ref().try_into().map_err(|_| {
@@ -124,7 +130,7 @@ impl SledStore {
                 ));
             }
         }
-        Ok(Self { db, forwards })
+        Ok(Self { db, forwards, sessions })
     }
 
     /// Makes a change to `name` durable. If that fails, puts back `previous` where `current`
@@ -327,4 +333,44 @@ impl Store for SledStore {
             }
         }
     }
+
+    fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut out = Vec::new();
+        for entry in &self.sessions {
+            let (key, value) = entry.map_err(|e| session_error("read", "*", e))?;
+            match serde_json::from_slice::<SessionRecord>(&value) {
+                Ok(record) => out.push(record),
+                Err(e) => tracing::warn!(
+                    session = %String::from_utf8_lossy(&key),
+                    error = %e,
+                    "skipping a session record that does not decode"
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_session(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let value =
+            serde_json::to_vec(record).map_err(|e| session_error("encode", &record.id, e))?;
+        self.sessions
+            .insert(&record.id, value)
+            .map_err(|e| session_error("write", &record.id, e))?;
+        self.db.flush().map_err(|e| session_error("write", &record.id, e))?;
+        Ok(())
+    }
+
+    fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        let old = self.sessions.remove(id).map_err(|e| session_error("delete", id, e))?;
+        self.db.flush().map_err(|e| session_error("delete", id, e))?;
+        Ok(old.is_some())
+    }
+}
+
+fn session_error(
+    action: &'static str,
+    id: &str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::Session { action, id: id.to_owned(), source: Box::new(source) }
 }

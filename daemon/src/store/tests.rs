@@ -205,6 +205,27 @@ fn sled_store_with_a_record_that_does_not_decode_is_moved_aside() {
 }
 
 #[test]
+fn sled_store_keeps_sessions_across_reopen_and_skips_a_bad_one() {
+    let tmp = TempDir::new("sessions");
+    let kept = conformance::sample_session("s-1");
+    {
+        let store = open(&tmp.store());
+        store.create_forward(&sample("web")).expect("create `web`");
+        store.put_session(&kept).expect("put a session");
+    }
+    {
+        let raw = open_db(&tmp.store()).expect("open the store with sled");
+        let sessions = raw.open_tree("sessions").expect("open the sessions tree");
+        sessions.insert("s-2", &b"{\"id\": not json"[..]).expect("write a bad record");
+        raw.flush().expect("flush");
+    }
+    let store = open(&tmp.store());
+    assert_eq!(store.sessions().expect("list sessions"), vec![kept], "the good session survives");
+    assert_eq!(store.forwards().expect("list forwards").len(), 1, "a bad session costs no forward");
+    assert_eq!(tmp.corrupt_folders(), Vec::<PathBuf>::new(), "nothing is moved aside");
+}
+
+#[test]
 fn sled_store_refuses_a_folder_of_other_files() {
     let tmp = TempDir::new("foreign");
     let path = tmp.store();

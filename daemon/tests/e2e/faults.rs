@@ -225,7 +225,8 @@ async fn forbidden_fails_without_a_hot_loop() {
     let mut w = World::start("forbidden", Options::default()).await;
     w.forward("echo", "svc/echo", &[":70"]).await;
     w.inject(Fault::RejectUpgrades { status: 403 }).await;
-    assert!(w.inject(Fault::CloseStreams).await >= 1, "the tunnel closes");
+    // Closes the tunnel (under load it may be re-dialling already, and then meets the 403).
+    w.inject(Fault::CloseStreams).await;
     let status =
         w.wait_phase("echo", Duration::from_secs(15), |s| s.phase() == pb::Phase::Failed).await;
     assert_eq!(status.reason_kind(), pb::ReasonKind::Forbidden, "{status:?}");

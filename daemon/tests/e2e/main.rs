@@ -6,3 +6,6 @@ mod harness;
 mod basics;
 mod faults;
 mod restart;
+mod session_faults;
+mod session_harness;
+mod sessions;

@@ -10,7 +10,7 @@ use crate::harness::{
     Options, connect, echo_roundtrip, local_port, payload, spec_for, start_cluster, temp_dir,
 };
 
-fn tetherd(dir: &std::path::Path) -> Child {
+pub fn tetherd(dir: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tetherd"))
         .arg("--socket")
         .arg(dir.join("run/tetherd.sock"))

@@ -106,16 +106,58 @@ pub(crate) fn start(session: &Session) -> Result<Running, Box<Status>> {
     }
 }
 
+/// Input on its way to the process. Connections queue what they read here and hand it over as
+/// the process takes it, so reading the connection never waits for a process that is slow to
+/// read stdin while its output still has to go out (the kubelet copies each stream in a
+/// goroutine of its own; one loop doing both deadlocks on `cat` of a large input).
+pub(crate) struct Feed {
+    tx: Option<mpsc::Sender<Input>>,
+    queue: std::collections::VecDeque<Input>,
+}
+
+impl Feed {
+    /// Whether input is waiting; read no more from the connection until it is handed over.
+    pub(crate) fn busy(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Hands the oldest waiting input to the process once it has room.
+    pub(crate) async fn hand_over(&mut self) {
+        let Some(tx) = &self.tx else {
+            self.queue.clear();
+            return;
+        };
+        let gone = match tx.reserve().await {
+            Ok(permit) => {
+                if let Some(input) = self.queue.pop_front() {
+                    permit.send(input);
+                }
+                false
+            }
+            Err(_) => true,
+        };
+        if gone {
+            self.queue.clear();
+            self.tx = None;
+        }
+    }
+}
+
 impl Running {
-    /// Passes input to the process; dropped silently when it has no stdin. For attach, the end of
-    /// the client's stdin ends the session (the container keeps running).
-    pub(crate) async fn input(&mut self, input: Input) {
+    /// The queue for this process's input (taken once).
+    pub(crate) fn feed(&mut self) -> Feed {
+        Feed { tx: self.input.take(), queue: std::collections::VecDeque::new() }
+    }
+
+    /// Queues input for the process; dropped silently when it has no stdin. For attach, the end
+    /// of the client's stdin ends the session (the container keeps running).
+    pub(crate) fn accept(&mut self, feed: &mut Feed, input: Input) {
         if matches!(input, Input::Eof) && matches!(self.exit, Exit::Attach { .. }) {
             self.attach_eof.get_or_insert_with(tokio::time::Instant::now);
             return;
         }
-        if let Some(tx) = &self.input {
-            let _gone = tx.send(input).await;
+        if feed.tx.is_some() {
+            feed.queue.push_back(input);
         }
     }
 

@@ -9,7 +9,7 @@ use tether_wire::channel::{ResizeDecoder, Version};
 use tether_wire::spdy::{Event, HeaderBlock, Role, RstStatus, Session as Spdy, StreamId};
 
 use super::Session;
-use super::exec::{self, Running, status_bytes, status_for};
+use super::exec::{self, Feed, Running, status_bytes, status_for};
 use super::spdy::Transport;
 use crate::runtime::{Input, Output};
 
@@ -141,16 +141,18 @@ pub(super) async fn serve(session: Session, transport: Transport, version: Versi
         Ok(r) => r,
         Err(status) => return conn.end(status_for(version, &status)).await,
     };
+    let mut feed = running.feed();
     for input in std::mem::take(&mut conn.early) {
-        running.input(input).await;
+        running.accept(&mut feed, input);
     }
-    run(session, conn, running, resize, version).await;
+    run(session, conn, running, feed, resize, version).await;
 }
 
 async fn run(
     session: Session,
     mut conn: Conn,
     mut running: Running,
+    mut feed: Feed,
     mut resize: ResizeDecoder,
     version: Version,
 ) {
@@ -158,14 +160,15 @@ async fn run(
     let mut inputs = Vec::new();
     loop {
         tokio::select! {
-            received = conn.transport.recv() => {
+            () = feed.hand_over(), if feed.busy() => {}
+            received = conn.transport.recv(), if !feed.busy() => {
                 let Ok(Some(bytes)) = received else { return };
                 conn.spdy.receive(bytes);
                 if !conn.events(&mut resize, &mut inputs) {
                     return;
                 }
                 for input in inputs.drain(..) {
-                    running.input(input).await;
+                    running.accept(&mut feed, input);
                 }
             }
             out = running.output() => {

@@ -8,14 +8,16 @@ use crate::harness::{Env, Kubectl, PtyProcess, modern, old};
 /// The non-interactive exec cases, for one kubectl against one cluster.
 pub fn exec_cases(kubectl: &Kubectl, env: &Env) {
     // stdin piped and closed: `wc -c` only answers after EOF, and cat's echo must be complete.
-    let input: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    // 10 MiB fills every buffer both ways at once: the server must read stdin and write stdout
+    // concurrently, as the kubelet does.
+    let input: Vec<u8> = (0..10u32 << 20).map(|i| (i % 251) as u8).collect();
     let out = kubectl.run(env, &["exec", "-i", "toolbox", "--", "cat"], Some(&input));
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stdout == input, "cat echoed {} of {} bytes", out.stdout.len(), input.len());
     let out = kubectl.run(env, &["exec", "-i", "toolbox", "--", "wc", "-c"], Some(&input));
     assert_eq!(
         out.stdout_str().trim(),
-        "300000",
+        (10 << 20).to_string(),
         "stdin EOF must reach the process: {}",
         out.stderr
     );

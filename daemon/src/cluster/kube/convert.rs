@@ -38,6 +38,17 @@ pub(crate) fn pod(p: &Pod) -> PodInfo {
             .map_or(0, |cs| cs.iter().map(|c| u32::try_from(c.restart_count).unwrap_or(0)).sum()),
         created: unix(meta.creation_timestamp.as_ref()),
         ports,
+        containers: p
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .map(|c| c.name.clone())
+            .collect(),
+        default_container: meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("kubectl.kubernetes.io/default-container"))
+            .cloned(),
     }
 }
 

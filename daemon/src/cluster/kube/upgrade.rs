@@ -23,7 +23,7 @@ use crate::tunnel::transport::{BoxIo, Transport, Ws, ws_config};
 use crate::tunnel::{Protocol, Tunnel, TunnelError};
 
 /// Why one attempt failed.
-enum Failure {
+pub(super) enum Failure {
     /// The server refused this protocol; try the next.
     Fallback(ClusterError),
     /// Give up (network failure, or credentials refused after a refresh).
@@ -73,7 +73,7 @@ pub(super) async fn port_forward(
 }
 
 /// The refusal to report when every protocol was refused.
-fn worst(refusals: Vec<ClusterError>) -> ClusterError {
+pub(super) fn worst(refusals: Vec<ClusterError>) -> ClusterError {
     let all_forbidden =
         !refusals.is_empty() && refusals.iter().all(|e| matches!(e, ClusterError::Forbidden(_)));
     if all_forbidden {
@@ -134,7 +134,7 @@ async fn attempt(
 }
 
 /// Classifies a non-101 answer: 401 is fatal (after the refresh), anything else falls back.
-async fn refused(resp: http::Response<kube::client::Body>) -> Failure {
+pub(super) async fn refused(resp: http::Response<kube::client::Body>) -> Failure {
     let code = resp.status().as_u16();
     let body =
         match tokio::time::timeout(std::time::Duration::from_secs(5), resp.into_body().collect())
@@ -143,11 +143,16 @@ async fn refused(resp: http::Response<kube::client::Body>) -> Failure {
             Ok(Ok(b)) => b.to_bytes(),
             _ => Bytes::new(),
         };
-    let message = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
+    let json = serde_json::from_slice::<serde_json::Value>(&body).ok();
+    let message = json
+        .as_ref()
         .and_then(|v| v["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_owned());
-    let error = super::status_error(code, message);
+    let reason = json.as_ref().and_then(|v| v["reason"].as_str().map(str::to_owned));
+    let error = match (code, reason) {
+        (401 | 403 | 404, _) | (_, None) => super::status_error(code, message),
+        (_, Some(reason)) => ClusterError::Rejected { code, reason, message },
+    };
     if code == 401 { Failure::Fatal(error) } else { Failure::Fallback(error) }
 }
 
@@ -171,13 +176,24 @@ async fn upgraded(resp: http::Response<kube::client::Body>) -> Result<BoxIo, Fai
 
 /// A WebSocket upgrade offering exactly `protocol`.
 async fn websocket(client: &kube::Client, path: &str, protocol: &str) -> Result<Ws, Failure> {
+    websocket_offering(client, path, &[protocol]).await.map(|(ws, _)| ws)
+}
+
+/// A WebSocket upgrade offering `offers` (in one header, preferred first); the socket and the
+/// protocol the server chose.
+pub(super) async fn websocket_offering(
+    client: &kube::Client,
+    path: &str,
+    offers: &[&str],
+) -> Result<(Ws, String), Failure> {
     let key = generate_key();
+    let protocol = negotiate::ws_offer_header(offers);
     let req = Request::get(path)
         .header(header::CONNECTION, "Upgrade")
         .header(header::UPGRADE, "websocket")
         .header(header::SEC_WEBSOCKET_VERSION, "13")
         .header(header::SEC_WEBSOCKET_KEY, &key)
-        .header(header::SEC_WEBSOCKET_PROTOCOL, protocol)
+        .header(header::SEC_WEBSOCKET_PROTOCOL, protocol.as_str())
         .body(kube::client::Body::empty())
         .map_err(|e| Failure::Fatal(ClusterError::Protocol(e.to_string())))?;
     let resp = send(client, req).await?;
@@ -190,30 +206,48 @@ async fn websocket(client: &kube::Client, path: &str, protocol: &str) -> Result<
         return Err(Failure::Fallback(ClusterError::Protocol("bad Sec-WebSocket-Accept".into())));
     }
     let answer = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
-    negotiate::ws_check_answer(&[protocol], answer)
-        .map_err(|e| Failure::Fallback(ClusterError::Protocol(e.to_string())))?;
+    let chosen = negotiate::ws_check_answer(offers, answer)
+        .map_err(|e| Failure::Fallback(ClusterError::Protocol(e.to_string())))?
+        .to_owned();
     let io = upgraded(resp).await?;
-    Ok(WebSocketStream::from_raw_socket(io, Role::Client, Some(ws_config())).await)
+    Ok((WebSocketStream::from_raw_socket(io, Role::Client, Some(ws_config())).await, chosen))
 }
 
 /// A raw SPDY/3.1 upgrade for port-forward.
 async fn spdy(client: &kube::Client, path: &str) -> Result<BoxIo, Failure> {
-    let req = Request::post(path)
+    let (io, answer) = spdy_offering(client, path, &[PORT_FORWARD]).await?;
+    negotiate::spdy_check_port_forward(answer.as_deref())
+        .map_err(|e| Failure::Fallback(ClusterError::Protocol(e.to_string())))?;
+    Ok(io)
+}
+
+/// A raw SPDY/3.1 upgrade offering `versions` (one header line each, as kubectl sends them);
+/// the connection and the version the server echoed.
+pub(super) async fn spdy_offering(
+    client: &kube::Client,
+    path: &str,
+    versions: &[&str],
+) -> Result<(BoxIo, Option<String>), Failure> {
+    let mut req = Request::post(path)
         .header(header::CONNECTION, "Upgrade")
         .header(header::UPGRADE, negotiate::SPDY_UPGRADE)
-        .header(negotiate::HEADER_STREAM_PROTOCOL, PORT_FORWARD)
-        .header(header::CONTENT_LENGTH, "0")
+        .header(header::CONTENT_LENGTH, "0");
+    for v in versions {
+        req = req.header(negotiate::HEADER_STREAM_PROTOCOL, *v);
+    }
+    let req = req
         .body(kube::client::Body::empty())
         .map_err(|e| Failure::Fatal(ClusterError::Protocol(e.to_string())))?;
     let resp = send(client, req).await?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
         return Err(refused(resp).await);
     }
-    let answer =
-        resp.headers().get(negotiate::HEADER_STREAM_PROTOCOL).and_then(|v| v.to_str().ok());
-    negotiate::spdy_check_port_forward(answer)
-        .map_err(|e| Failure::Fallback(ClusterError::Protocol(e.to_string())))?;
-    upgraded(resp).await
+    let answer = resp
+        .headers()
+        .get(negotiate::HEADER_STREAM_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok((upgraded(resp).await?, answer))
 }
 
 /// Dials one legacy WebSocket per connection.
