@@ -10,8 +10,13 @@ use clap::{
 use clap_complete::Shell;
 use tether_proto::paths::ENV_SOCKET;
 
+mod remote;
 #[cfg(test)]
 mod tests;
+
+pub use remote::{
+    CpArgs, ExecArgs, KubeFlags, Restart, SessionCommand, SessionKillArgs, SessionNewArgs,
+};
 
 /// The file name under which kubectl finds this binary as a plugin.
 pub const PLUGIN_BIN: &str = "kubectl-tether";
@@ -28,6 +33,11 @@ Exit codes:
   2  usage error: a bad flag, or a value the daemon rejected
   3  the daemon is not running (daemon status, daemon stop)
   4  the forward failed or was not ready in time (forward --wait)
+  exec and session attach exit with the remote command's code (0-255), as kubectl exec does;
+  an error from the cluster (no such pod, container or command) exits 1.
+
+Sessions:
+  Detach from `session attach` with Enter ~ . (ssh's escape; ~~ sends one ~).
 
 kubectl plugin:
   Install or link this binary as `kubectl-tether` on PATH, then run `kubectl tether ...`
@@ -81,6 +91,19 @@ pub enum Command {
     Resume(NameArg),
     /// Show state changes and connections, as `TIME FORWARD EVENT DETAILS` lines.
     Events(EventsArgs),
+    /// Run a command in a container, like kubectl exec.
+    #[command(after_help = remote::EXEC_EXAMPLES)]
+    Exec(ExecArgs),
+    /// Copy files and folders to and from containers, like kubectl cp (needs tar in the
+    /// container).
+    #[command(after_help = remote::CP_EXAMPLES)]
+    Cp(CpArgs),
+    /// Commands tetherd keeps running apart from any terminal: new, attach, ls, kill.
+    ///
+    /// A session outlives its terminal, keeps its output, and can be joined from several
+    /// terminals at once.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Start, stop and inspect the daemon, tetherd.
     #[command(subcommand)]
     Daemon(DaemonCommand),

@@ -1,5 +1,6 @@
 //! Runs a parsed command line: finds (or starts) the daemon and hands over to one command.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -9,17 +10,20 @@ use tether_proto::paths;
 use tether_proto::pb::daemon_service_client::DaemonServiceClient;
 use tonic::transport::Channel;
 
-use crate::args::{Cli, Command, PLUGIN_BIN};
+use crate::args::{Cli, Command, ENV_KUBECONFIG, PLUGIN_BIN};
 use crate::error::{Exit, Failure};
 use crate::out;
 
+mod cp;
 mod daemon;
 mod demo;
 mod events;
+mod exec;
 mod forward;
 mod list;
 mod logs;
 mod manage;
+mod session;
 
 /// The name the CLI gives itself in the handshake.
 pub const CLIENT_NAME: &str = "tether-cli";
@@ -104,6 +108,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Pause(args) => manage::pause(&ctx, &args.name).await,
         Command::Resume(args) => manage::resume(&ctx, &args.name).await,
         Command::Events(args) => events::run(&ctx, args).await,
+        Command::Exec(args) => exec::run(&ctx, args).await,
+        Command::Cp(args) => cp::run(&ctx, args).await,
+        Command::Session(command) => session::run(&ctx, command).await,
         Command::Daemon(command) => daemon::run(&ctx, command).await,
         Command::Completion(args) => completion(cli.plugin, args.shell),
         Command::Demo(args) => demo::run(args).await,
@@ -126,4 +133,27 @@ fn completion(plugin: bool, shell: clap_complete::Shell) -> anyhow::Result<()> {
 pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(path)
         .with_context(|| format!("failed to resolve the path {}", path.display()))
+}
+
+/// The kubeconfig list to send to the daemon: `flag`, else the caller's `KUBECONFIG`, with every
+/// path made absolute (the daemon runs elsewhere); empty for the daemon's default.
+///
+/// # Errors
+/// A path that cannot be made absolute, or is not UTF-8.
+pub fn kubeconfig(flag: Option<OsString>) -> anyhow::Result<String> {
+    kubeconfig_list(flag.or_else(|| std::env::var_os(ENV_KUBECONFIG)))
+}
+
+/// `list` (paths joined as in `KUBECONFIG`) with every path made absolute; empty for none.
+///
+/// # Errors
+/// A path that cannot be made absolute, or is not UTF-8.
+pub fn kubeconfig_list(list: Option<OsString>) -> anyhow::Result<String> {
+    let Some(list) = list.filter(|k| !k.is_empty()) else {
+        return Ok(String::new());
+    };
+    let paths =
+        std::env::split_paths(&list).map(|p| absolute(&p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let joined = std::env::join_paths(paths).context("failed to join the kubeconfig paths")?;
+    joined.into_string().map_err(|p| anyhow::anyhow!("the kubeconfig path {p:?} is not UTF-8"))
 }

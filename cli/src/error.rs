@@ -75,6 +75,34 @@ impl Failure {
     }
 }
 
+/// The end of a remote command, reported as kubectl reports it: a line for stderr, printed as it
+/// is (`command terminated with exit code 3`, `Error from server (NotFound): ...`), and the
+/// command's exit code, 0 to 255.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terminated {
+    /// The exit code.
+    pub code: u8,
+    /// The line to print, without its newline; `None` to print nothing.
+    pub line: Option<String>,
+}
+
+impl fmt::Display for Terminated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.line {
+            Some(line) => f.write_str(line),
+            None => write!(f, "exit code {}", self.code),
+        }
+    }
+}
+
+impl std::error::Error for Terminated {}
+
+/// The remote command's end, when that is what ended the program.
+#[must_use]
+pub fn terminated(err: &anyhow::Error) -> Option<&Terminated> {
+    err.chain().find_map(|e| e.downcast_ref::<Terminated>())
+}
+
 /// The exit code for a gRPC status code.
 #[must_use]
 pub fn exit_for(code: Code) -> Exit {

@@ -9,6 +9,7 @@ mod args;
 mod cmd;
 mod error;
 mod out;
+mod remote;
 mod table;
 mod time;
 mod view;
@@ -29,6 +30,12 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(end) = error::terminated(&err) {
+                if let Some(line) = &end.line {
+                    out::note(line);
+                }
+                return ExitCode::from(end.code);
+            }
             let (exit, message) = error::report(&err);
             if let Some(message) = message {
                 out::error(&if plugin { error::as_plugin(&message) } else { message });

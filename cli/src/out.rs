@@ -78,6 +78,13 @@ pub fn error(message: &str) {
     let _ignored = writeln!(io::stderr().lock(), "{prefix} {message}");
 }
 
+/// Writes bytes to stderr as they are (a remote command's stderr), ignoring failures as
+/// [`error`] does.
+pub fn stderr(data: &[u8]) {
+    let mut err = io::stderr().lock();
+    let _ignored = err.write_all(data).and_then(|()| err.flush());
+}
+
 /// Prints a note for humans to stderr, ignoring failures as [`error`] does.
 pub fn note(message: &str) {
     let _ignored = writeln!(io::stderr().lock(), "{message}");

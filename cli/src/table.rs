@@ -6,11 +6,13 @@ use crate::args::Format;
 use crate::time::human_age;
 use crate::view::{ForwardList, ForwardView};
 
+pub mod session;
+
 const COLUMNS: [&str; 7] = ["NAME", "TARGET", "PORTS", "STATE", "POD", "RECONNECTS", "AGE"];
 const WIDE_COLUMNS: [&str; 7] =
     ["NAMESPACE", "CONTEXT", "BYTES-IN", "BYTES-OUT", "CONNECTIONS", "PROTOCOL", "REASON"];
 /// Where a value is empty, as kubectl prints it.
-const NONE: &str = "<none>";
+pub const NONE: &str = "<none>";
 
 /// Renders `forwards` in `format` (a table when `None`); `now` is Unix seconds, for ages.
 ///
@@ -35,6 +37,24 @@ pub fn render(
 /// The table, with a header and a newline after each row.
 #[must_use]
 pub fn table(forwards: &[ForwardView], wide: bool, now: i64, color: bool) -> String {
+    let header = COLUMNS.iter().chain(if wide { &WIDE_COLUMNS[..] } else { &[] });
+    let rows = forwards.iter().map(|forward| {
+        let mut row = row(forward, now, color);
+        if wide {
+            row.extend(wide_row(forward).into_iter().map(Cell::new));
+        }
+        row
+    });
+    borderless(header.copied(), rows, color)
+}
+
+/// A kubectl-style table: no borders, three spaces between columns, a newline after each row.
+#[must_use]
+pub fn borderless<'a>(
+    header: impl IntoIterator<Item = &'a str>,
+    rows: impl IntoIterator<Item = Vec<Cell>>,
+    color: bool,
+) -> String {
     let mut table = Table::new();
     table.load_style(comfy_table::presets::NOTHING);
     if color {
@@ -42,13 +62,8 @@ pub fn table(forwards: &[ForwardView], wide: bool, now: i64, color: bool) -> Str
     } else {
         table.force_no_tty()
     };
-    let header = COLUMNS.iter().chain(if wide { &WIDE_COLUMNS[..] } else { &[] });
-    table.set_header(header.map(Cell::new));
-    for forward in forwards {
-        let mut row = row(forward, now, color);
-        if wide {
-            row.extend(wide_row(forward).into_iter().map(Cell::new));
-        }
+    table.set_header(header.into_iter().map(Cell::new));
+    for row in rows {
         table.add_row(row);
     }
     for column in table.column_iter_mut() {
@@ -102,7 +117,9 @@ fn ports(f: &ForwardView) -> String {
     pairs.collect::<Vec<_>>().join(",")
 }
 
-fn or_none(value: &str) -> &str {
+/// `value`, or [`NONE`] when it is empty.
+#[must_use]
+pub fn or_none(value: &str) -> &str {
     if value.is_empty() { NONE } else { value }
 }
 

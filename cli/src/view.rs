@@ -6,6 +6,8 @@ use tether_proto::pb;
 
 use crate::time::rfc3339;
 
+pub mod session;
+
 /// The list printed by `tether ls -o json|yaml`.
 #[derive(Debug, Serialize)]
 pub struct ForwardList<'a> {
@@ -130,6 +132,7 @@ impl ForwardView {
     }
 }
 
+/// RFC 3339 for a Unix time; `None` when unknown (0 or less).
 fn timestamp(unix_secs: i64) -> Option<String> {
     (unix_secs > 0).then(|| rfc3339(unix_secs))
 }

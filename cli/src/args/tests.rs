@@ -149,3 +149,144 @@ fn help_documents_exit_codes_and_the_plugin() {
     }
     command(false).debug_assert();
 }
+
+#[test]
+fn exec_takes_kubectls_flags_and_a_command_after_dashes() {
+    let cli = parse_ok(&[
+        "tether",
+        "exec",
+        "-it",
+        "deploy/web",
+        "-c",
+        "app",
+        "-n",
+        "shop",
+        "--context",
+        "kind",
+        "--kubeconfig",
+        "cfg",
+        "--",
+        "sh",
+        "-c",
+        "echo -i",
+    ]);
+    let Command::Exec(e) = cli.command else { panic!("not exec: {:?}", cli.command) };
+    assert!(e.stdin && e.tty && !e.quiet);
+    assert_eq!(e.target, "deploy/web");
+    assert_eq!(e.container.as_deref(), Some("app"));
+    assert_eq!(e.kube.namespace.as_deref(), Some("shop"));
+    assert_eq!(e.kube.context.as_deref(), Some("kind"));
+    assert_eq!(e.kube.kubeconfig.as_deref(), Some(std::ffi::OsStr::new("cfg")));
+    assert_eq!(e.command, ["sh", "-c", "echo -i"], "flags after -- belong to the command");
+
+    let Command::Exec(e) = parse_ok(&["tether", "exec", "-t", "pod", "--", "tty"]).command else {
+        panic!("not exec")
+    };
+    assert!(e.tty && !e.stdin, "-t without -i parses, as with kubectl");
+}
+
+#[test]
+fn exec_needs_a_command_after_dashes() {
+    assert_eq!(parse_err(&["tether", "exec", "pod"]), ErrorKind::MissingRequiredArgument);
+    assert_eq!(parse_err(&["tether", "exec", "pod", "ls"]), ErrorKind::UnknownArgument);
+    assert_eq!(parse_err(&["tether", "exec", "--", "ls"]), ErrorKind::MissingRequiredArgument);
+}
+
+#[test]
+fn cp_takes_two_specs_and_kubectl_flags() {
+    let cli = parse_ok(&[
+        "tether",
+        "cp",
+        "./site",
+        "shop/web-0:/srv",
+        "-c",
+        "app",
+        "--no-preserve",
+        "-n",
+        "x",
+    ]);
+    let Command::Cp(cp) = cli.command else { panic!("not cp") };
+    assert_eq!((cp.src.as_str(), cp.dest.as_str()), ("./site", "shop/web-0:/srv"));
+    assert_eq!(cp.container.as_deref(), Some("app"));
+    assert!(cp.no_preserve);
+    assert_eq!(cp.kube.namespace.as_deref(), Some("x"));
+    assert_eq!(parse_err(&["tether", "cp", "a"]), ErrorKind::MissingRequiredArgument);
+}
+
+#[test]
+fn session_new_defaults_to_stdin_and_an_attach_without_a_command() {
+    let Command::Session(SessionCommand::New(new)) =
+        parse_ok(&["tether", "session", "new", "-t", "toolbox"]).command
+    else {
+        panic!("not session new")
+    };
+    assert!(new.tty && new.takes_stdin() && !new.attach);
+    assert!(new.command.is_empty());
+    assert_eq!(new.restart, None);
+
+    let Command::Session(SessionCommand::New(new)) = parse_ok(&[
+        "tether",
+        "session",
+        "create",
+        "--no-stdin",
+        "--attach-mode",
+        "--restart",
+        "on-drop",
+        "deploy/web",
+        "-c",
+        "app",
+        "--",
+        "tail",
+        "-f",
+        "log",
+    ])
+    .command
+    else {
+        panic!("not session new")
+    };
+    assert!(!new.takes_stdin() && new.attach);
+    assert_eq!(new.restart, Some(Restart::OnDrop));
+    assert_eq!(new.command, ["tail", "-f", "log"]);
+    assert_eq!(
+        parse_err(&["tether", "session", "new", "--restart", "always", "p"]),
+        ErrorKind::InvalidValue
+    );
+    let Command::Session(SessionCommand::New(new)) =
+        parse_ok(&["tether", "session", "new", "--no-stdin", "-i", "p"]).command
+    else {
+        panic!("not session new")
+    };
+    assert!(new.takes_stdin(), "the last of -i and --no-stdin wins");
+}
+
+#[test]
+fn session_attach_ls_and_kill() {
+    let Command::Session(SessionCommand::Attach(a)) =
+        parse_ok(&["tether", "session", "attach", "s1", "--no-replay"]).command
+    else {
+        panic!("not attach")
+    };
+    assert_eq!((a.id.as_str(), a.no_replay), ("s1", true));
+    assert!(matches!(
+        parse_ok(&["tether", "session", "list", "-o", "wide"]).command,
+        Command::Session(SessionCommand::Ls(LsArgs { output: Some(Format::Wide) }))
+    ));
+    let Command::Session(SessionCommand::Kill(k)) =
+        parse_ok(&["tether", "session", "kill", "s1", "--graceful"]).command
+    else {
+        panic!("not kill")
+    };
+    assert_eq!((k.id.as_str(), k.graceful), ("s1", true));
+    assert_eq!(parse_err(&["tether", "session", "attach"]), ErrorKind::MissingRequiredArgument);
+}
+
+#[test]
+fn help_documents_the_detach_sequence() {
+    let help = command(false).render_long_help().to_string();
+    assert!(help.contains("Enter ~ ."), "{help}");
+    let attach = match parse(["tether", "session", "attach", "--help"]) {
+        Err(err) if err.kind() == ErrorKind::DisplayHelp => err.to_string(),
+        other => panic!("expected help, got {other:?}"),
+    };
+    assert!(attach.contains("~~ sends one ~"), "{attach}");
+}

@@ -83,15 +83,24 @@ pub fn event_line(event: &pb::Event) -> String {
         Some(Kind::TunnelDown(down)) => {
             ("TunnelDown", vec![kv("pod", &down.pod), kv("reason", &down.reason)])
         }
+        Some(Kind::Session(s)) => (
+            "Session",
+            vec![
+                kv("id", &s.id),
+                kv("phase", &s.phase),
+                kv("pod", &s.pod),
+                kv("reason", &s.reason),
+            ],
+        ),
         None => ("Unknown", Vec::new()),
     };
     let details: Vec<String> = details.into_iter().flatten().collect();
-    let line = format!(
-        "{} {} {kind} {}",
-        rfc3339_millis(event.time_unix_ms),
-        event.forward,
-        details.join(" ")
-    );
+    let subject = match &event.kind {
+        Some(Kind::Session(s)) if event.forward.is_empty() => format!("session/{}", s.id),
+        _ => event.forward.clone(),
+    };
+    let line =
+        format!("{} {subject} {kind} {}", rfc3339_millis(event.time_unix_ms), details.join(" "));
     line.trim_end().to_owned()
 }
 
@@ -160,5 +169,21 @@ mod tests {
                 .ends_with("TunnelUp pod=db-0 protocol=spdy setup=35ms")
         );
         assert!(event_line(&event(Kind::Deleted(pb::Deleted {}))).ends_with(" db Deleted"));
+    }
+
+    #[test]
+    fn session_events_name_the_session() {
+        let changed = pb::SessionChanged {
+            id: "s1".into(),
+            phase: "Running".into(),
+            pod: "toolbox".into(),
+            reason: String::new(),
+        };
+        let mut e = event(Kind::Session(changed));
+        e.forward.clear();
+        assert_eq!(
+            event_line(&e),
+            "2024-05-01T12:00:00.005Z session/s1 Session id=s1 phase=Running pod=toolbox"
+        );
     }
 }

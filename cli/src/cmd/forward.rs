@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use tether_proto::pb;
 use tonic::Code;
 
-use super::{Ctx, absolute};
+use super::{Ctx, kubeconfig_list};
 use crate::args::{ENV_KUBECONFIG, ForwardArgs};
 use crate::error::{Exit, Failure};
 use crate::out;
@@ -54,19 +54,7 @@ pub async fn run(ctx: &Ctx, args: ForwardArgs) -> anyhow::Result<()> {
 /// The spec as the user gave it; the daemon validates it. Paths become absolute, since the
 /// daemon does not share our current folder.
 fn spec(args: &ForwardArgs, kubeconfig: Option<OsString>) -> anyhow::Result<pb::ForwardSpec> {
-    let kubeconfig = match kubeconfig.filter(|k| !k.is_empty()) {
-        None => String::new(),
-        Some(list) => {
-            let paths = std::env::split_paths(&list)
-                .map(|p| absolute(&p))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let joined =
-                std::env::join_paths(paths).context("failed to join the kubeconfig paths")?;
-            joined
-                .into_string()
-                .map_err(|p| anyhow::anyhow!("the kubeconfig path {p:?} is not UTF-8"))?
-        }
-    };
+    let kubeconfig = kubeconfig_list(kubeconfig)?;
     Ok(pb::ForwardSpec {
         name: args.name.clone().unwrap_or_default(),
         target: args.target.clone(),

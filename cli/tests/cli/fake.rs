@@ -1,5 +1,6 @@
-//! A fake tetherd: both tether.v1 services over a Unix socket, with forwards kept in memory.
+//! A fake tetherd: the tether.v1 services over a Unix socket, with forwards kept in memory.
 //! A target containing "broken" fails; any other becomes Ready (with wait_ready) at once.
+//! Exec and sessions are scripted in [`sessions`].
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -8,10 +9,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures_util::{Stream, StreamExt as _, stream};
 use tether_proto::pb::daemon_service_server::{DaemonService, DaemonServiceServer};
 use tether_proto::pb::forward_service_server::{ForwardService, ForwardServiceServer};
+use tether_proto::pb::session_service_server::SessionServiceServer;
 use tether_proto::pb::{self, event::Kind};
 use tokio::net::UnixListener;
 use tokio::sync::oneshot;
 use tonic::{Request, Response, Status, Streaming};
+
+pub mod sessions;
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -20,6 +24,8 @@ type Reply<T> = Result<Response<T>, Status>;
 pub struct Fake {
     pub socket: PathBuf,
     pub task: tokio::task::JoinHandle<()>,
+    /// The exec and session side: what it answers and what it saw.
+    pub sessions: sessions::Sessions,
 }
 
 /// Starts a fake daemon on `dir/tetherd.sock`.
@@ -33,14 +39,16 @@ pub fn start(dir: &Path) -> Fake {
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
     let service =
         Service { state: Arc::default(), shutdown_tx: Arc::new(Mutex::new(Some(shutdown_tx))) };
+    let sessions = sessions::Sessions::default();
     let server = tonic::transport::Server::builder()
         .add_service(DaemonServiceServer::new(service.clone()))
         .add_service(ForwardServiceServer::new(service))
+        .add_service(SessionServiceServer::new(sessions.clone()))
         .serve_with_incoming_shutdown(incoming, async {
             let _ = shutdown_rx.await;
         });
     let task = tokio::spawn(async move { server.await.expect("fake daemon serves") });
-    Fake { socket, task }
+    Fake { socket, task, sessions }
 }
 
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
-//! The `tether` binary end to end: against a fake daemon on a temporary socket, against no
-//! daemon at all, and with its stdout closed.
+//! The `tether` binary end to end: against a fake daemon on a temporary socket (forwards, exec,
+//! cp and sessions), against no daemon at all, and with its stdout closed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -10,6 +10,8 @@ use tokio::process::Command;
 
 mod fake;
 mod real;
+mod remote;
+mod sessions;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
 

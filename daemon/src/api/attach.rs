@@ -92,7 +92,7 @@ impl Client {
     /// Sends what is queued already, for a session that has ended.
     async fn drain(&mut self) {
         while let Ok(update) = self.updates.try_recv() {
-                        if let Update::Output(piece) = update
+            if let Update::Output(piece) = update
                 && !self.piece(piece).await
             {
                 return;
