@@ -178,7 +178,7 @@ impl Store {
         let mut inner = self.lock();
         let key = (resource, namespace.clone(), name.clone());
         if inner.objects.contains_key(&key) {
-            return Err(StoreError::AlreadyExists { resource: resource.plural(), name });
+            return Err(StoreError::AlreadyExists { resource: resource.qualified(), name });
         }
         inner.rv += 1;
         object["apiVersion"] = Value::from(resource.api_version());
@@ -309,7 +309,7 @@ impl Store {
 }
 
 fn not_found(resource: Resource, name: &str) -> StoreError {
-    StoreError::NotFound { resource: resource.plural(), name: name.to_owned() }
+    StoreError::NotFound { resource: resource.qualified(), name: name.to_owned() }
 }
 
 #[cfg(test)]

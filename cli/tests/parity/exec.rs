@@ -51,6 +51,10 @@ async fn exec_matches_kubectl_byte_for_byte() {
         text(&out.stderr),
         "Error from server (BadRequest): container nope is not valid for pod toolbox\n"
     );
-    same(&env, &["nope", "--", "true"], None).await;
+    for missing in ["nope", "svc/nope", "deploy/nope", "sts/nope"] {
+        same(&env, &[missing, "--", "true"], None).await;
+    }
+    let out = same(&env, &["-n", "nope", "toolbox", "--", "true"], None).await;
+    assert_eq!(text(&out.stderr), "Error from server (NotFound): namespaces \"nope\" not found\n");
     env.finish().await;
 }

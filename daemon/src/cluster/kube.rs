@@ -4,6 +4,7 @@
 
 mod convert;
 mod exec;
+mod pod_for;
 mod pods;
 mod upgrade;
 
@@ -302,48 +303,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn pod_for(&self, target: &Target) -> Result<crate::cluster::PodInfo, ClusterError> {
-        use k8s_openapi::api::core::v1::Pod;
-        let resolved = self.resolve(target).await?;
-        let ns = self.namespace.clone();
-        self.with_refresh(|client| {
-            let (resolved, ns) = (resolved.clone(), ns.clone());
-            async move {
-                let api: Api<Pod> = Api::namespaced(client, &ns);
-                let timeout = |_| ClusterError::Connection("timed out reading pods".into());
-                match &resolved.pods {
-                    PodSelector::Name(name) => {
-                        let pod = tokio::time::timeout(REST_TIMEOUT, api.get(name))
-                            .await
-                            .map_err(timeout)?;
-                        let pod = pod.map_err(|e| match classify(&e) {
-                            // The server's own words, as kubectl prints them for exec.
-                            ClusterError::NotFound(message) => ClusterError::Rejected {
-                                code: 404,
-                                reason: "NotFound".into(),
-                                message,
-                            },
-                            other => other,
-                        })?;
-                        Ok(convert::pod(&pod))
-                    }
-                    PodSelector::Labels(labels) => {
-                        let lp = kube::api::ListParams::default().labels(labels);
-                        let list = tokio::time::timeout(REST_TIMEOUT, api.list(&lp))
-                            .await
-                            .map_err(timeout)?
-                            .map_err(|e| classify(&e))?;
-                        let pods: Vec<_> = list.items.iter().map(convert::pod).collect();
-                        crate::cluster::resolve::choose_pod(&pods).cloned().ok_or_else(|| {
-                            ClusterError::NotFound(format!(
-                                "a Ready pod for {}",
-                                target_label(&resolved)
-                            ))
-                        })
-                    }
-                }
-            }
-        })
-        .await
+        pod_for::pod_for(self, target).await
     }
 
     async fn remote_command(

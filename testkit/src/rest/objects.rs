@@ -47,7 +47,7 @@ pub(crate) fn not_found(resource: Resource, name: &str) -> Response<Body> {
     status(
         StatusCode::NOT_FOUND,
         "NotFound",
-        &format!("{} \"{name}\" not found", resource.plural()),
+        &format!("{} \"{name}\" not found", resource.qualified()),
     )
 }
 

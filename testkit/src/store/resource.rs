@@ -41,6 +41,17 @@ impl Resource {
         }
     }
 
+    /// The name in the apiserver's messages: the plural, with the group when not core
+    /// (`deployments.apps "web" not found`).
+    #[must_use]
+    pub fn qualified(self) -> &'static str {
+        match self {
+            Self::Deployments => "deployments.apps",
+            Self::StatefulSets => "statefulsets.apps",
+            other => other.plural(),
+        }
+    }
+
     /// The singular name for discovery.
     #[must_use]
     pub fn singular(self) -> &'static str {
