@@ -97,3 +97,38 @@ async fn exec_it_has_the_terminal_size_follows_resizes_and_passes_the_exit_code(
         env.finish().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_attached_on_a_terminal_detaches_with_enter_tilde_dot_and_keeps_running() {
+    let Some(env) = Env::start("pty-session").await else { return };
+    let new = env.tether(&["session", "new", "-t", "toolbox", "--", "sh"], None).await;
+    assert!(new.status.success(), "{}", crate::text(&new.stderr));
+    let id = crate::text(&new.stdout).trim().to_owned();
+    assert!(id.starts_with("s-"), "session new prints the id: {id:?}");
+    let env = Arc::new(env);
+    let (e, i) = (env.clone(), id.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut term = Pty::spawn(&e, &["session", "attach", &i], 25, 90);
+        term.write(b"stty size\r");
+        term.expect("25 90");
+        term.write(b"echo marker-$((40+2))\r");
+        term.expect("marker-42");
+        // Enter, then ~ and . at the start of the line: detach.
+        term.write(b"\r~.");
+        let status = term.wait(Duration::from_secs(30)).expect("tether detaches");
+        assert_eq!(status.code(), Some(0), "{}", term.text());
+        // A second attach replays what the first one saw.
+        let mut again = Pty::spawn(&e, &["session", "attach", &i], 25, 90);
+        again.expect("marker-42");
+        again.write(b"exit 5\r");
+        let status = again.wait(Duration::from_secs(30)).expect("tether ends with the session");
+        assert_eq!(status.code(), Some(5), "{}", again.text());
+    })
+    .await
+    .expect("pty sessions");
+    let listed = env.tether(&["session", "ls"], None).await;
+    assert!(crate::text(&listed.stdout).contains("Exited"), "{}", crate::text(&listed.stdout));
+    if let Ok(env) = Arc::try_unwrap(env) {
+        env.finish().await;
+    }
+}
