@@ -81,6 +81,9 @@ struct ServeArgs {
     /// Emulate a cluster before 1.30: no v5 exec and no port-forward tunnel.
     #[arg(long)]
     old_cluster: bool,
+    /// Send SPDY header blocks uncompressed (zlib stored blocks), as tetherd does.
+    #[arg(long)]
+    stored_spdy_headers: bool,
     /// Milliseconds before a controller replaces a deleted pod.
     #[arg(long, default_value_t = 500)]
     recreate_delay_ms: u64,
@@ -235,6 +238,7 @@ async fn serve(args: ServeArgs, exe: PathBuf, prefix: Vec<String>) -> Result<(),
         AuthArg::Exec => AuthMode::Exec,
     };
     config.old_cluster = args.old_cluster;
+    config.stored_spdy_headers = args.stored_spdy_headers;
     config.recreate_delay = Duration::from_millis(args.recreate_delay_ms);
     config.state_dir = args.state_dir;
     config.kubeconfig_out = Some(args.kubeconfig_out.clone());

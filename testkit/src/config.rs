@@ -28,6 +28,9 @@ pub struct Config {
     /// Emulate a cluster before Kubernetes 1.30: no `v5.channel.k8s.io` translator and no
     /// `SPDY/3.1+portforward.k8s.io` tunnel, so clients must fall back.
     pub old_cluster: bool,
+    /// Send SPDY header blocks as zlib stored blocks, as tetherd does, instead of deflating
+    /// them as the kubelet does; real kubectl reading these proves spdystream accepts them.
+    pub stored_spdy_headers: bool,
     /// Delay before a controller replaces a deleted pod.
     pub recreate_delay: Duration,
     /// How long a deleted pod's processes get after SIGTERM before SIGKILL.
@@ -45,6 +48,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// How the SPDY server side compresses its header blocks.
+    #[must_use]
+    pub fn header_compression(&self) -> tether_wire::spdy::HeaderCompression {
+        if self.stored_spdy_headers {
+            tether_wire::spdy::HeaderCompression::Stored
+        } else {
+            tether_wire::spdy::HeaderCompression::Deflate
+        }
+    }
+
     /// The default fixture with default timings, running workloads with `testkit_exe`.
     #[must_use]
     pub fn new(testkit_exe: impl Into<PathBuf>) -> Self {
@@ -52,6 +65,7 @@ impl Config {
             fixture: Fixture::default_cluster(),
             auth: AuthMode::Token,
             old_cluster: false,
+            stored_spdy_headers: false,
             recreate_delay: Duration::from_millis(500),
             grace_period: Duration::from_secs(2),
             state_dir: None,

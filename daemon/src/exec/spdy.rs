@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
 use tether_wire::channel::{ExitOutcome, Version, decode_error_channel};
-use tether_wire::spdy::{Event, HeaderBlock, Role, Session, StreamId};
+use tether_wire::spdy::{Event, HeaderBlock, HeaderCompression, Role, Session, StreamId};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -41,7 +41,7 @@ pub(crate) fn start(
 ) -> Result<Process, String> {
     let (input, input_rx) = mpsc::channel(QUEUE);
     let (output_tx, output) = mpsc::channel(QUEUE);
-    let mut spdy = Session::new(Role::Client);
+    let mut spdy = Session::with_header_compression(Role::Client, HeaderCompression::Stored);
     let mut streams = Streams::default();
     let mut open = |kind: &'static str, spdy: &mut Session| -> Result<StreamId, String> {
         let id = spdy

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tether_wire::spdy::{Event, HeaderBlock, Role, RstStatus, Session, StreamId};
+use tether_wire::spdy::{
+    Event, HeaderBlock, HeaderCompression, Role, RstStatus, Session, StreamId,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -99,7 +101,8 @@ impl SpdyTunnel {
         let death = Arc::new(Mutex::new(String::new()));
         let stats = Arc::new(TunnelStats::default());
         let task = Task {
-            spdy: Session::new(Role::Client),
+            // Stored header blocks: no 300 KiB deflate context per tunnel (see tether-wire).
+            spdy: Session::with_header_compression(Role::Client, HeaderCompression::Stored),
             transport,
             conns: HashMap::new(),
             next_request: 0,

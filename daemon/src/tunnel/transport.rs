@@ -26,7 +26,7 @@ pub type Ws = WebSocketStream<BoxIo>;
 #[must_use]
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(128 * 1024)
+        .read_buffer_size(32 * 1024)
         .write_buffer_size(128 * 1024)
         .max_write_buffer_size(8 << 20)
         .max_message_size(Some(32 << 20))

@@ -19,6 +19,7 @@ pub use frame::{
     MAX_DATA_LEN, RstStatus, Setting, StreamId, decode_frame, encode_data_header,
 };
 pub use headers::{
-    DICTIONARY, HeaderBlock, HeaderCompressor, HeaderDecompressor, HeaderError, HeaderRole,
+    DICTIONARY, HeaderBlock, HeaderCompression, HeaderCompressor, HeaderDecompressor, HeaderError,
+    HeaderRole,
 };
 pub use session::{Event, Role, Session, SessionError};

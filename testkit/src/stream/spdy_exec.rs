@@ -116,7 +116,10 @@ impl Conn {
 pub(super) async fn serve(session: Session, transport: Transport, version: Version) {
     let want = expected(&session, version);
     let mut conn = Conn {
-        spdy: Spdy::new(Role::Server),
+        spdy: Spdy::with_header_compression(
+            Role::Server,
+            session.ctx.cluster.config.header_compression(),
+        ),
         transport,
         streams: HashMap::new(),
         early: Vec::new(),

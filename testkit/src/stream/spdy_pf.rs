@@ -52,7 +52,10 @@ pub(super) async fn serve(session: Session, mut transport: Transport) {
     let (up_tx, mut up_rx) = mpsc::channel::<Up>(256);
     let close = session.ctx.entry.close.clone();
     let mut state = Loop {
-        spdy: Spdy::new(Role::Server),
+        spdy: Spdy::with_header_compression(
+            Role::Server,
+            session.ctx.cluster.config.header_compression(),
+        ),
         pod: session.pod.clone(),
         tracker: session.ctx.cluster.tracker.clone(),
         up_tx,

@@ -15,4 +15,5 @@ mod portforward;
 mod protocols;
 mod python;
 mod serve;
+mod stored_headers;
 mod versions;

@@ -180,7 +180,26 @@ fn take_str(input: &mut &[u8]) -> Result<String, HeaderError> {
 /// The compressing side of one direction of a connection.
 #[derive(Debug)]
 pub struct HeaderCompressor {
-    zlib: Compress,
+    engine: Engine,
+}
+
+#[derive(Debug)]
+enum Engine {
+    /// Real compression, as Go's spdystream does (and so the testkit, by default).
+    Deflate(Box<Compress>),
+    /// Stored blocks, no state beyond whether the stream header went out (see [`stored`]).
+    Stored { started: bool },
+}
+
+/// How a side compresses the header blocks it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeaderCompression {
+    /// zlib at its best level, primed with the dictionary: what spdystream sends.
+    #[default]
+    Deflate,
+    /// zlib stored blocks: valid for every inflater, and no 300 KiB deflate context per
+    /// connection. What tetherd sends.
+    Stored,
 }
 
 impl Default for HeaderCompressor {
@@ -190,35 +209,61 @@ impl Default for HeaderCompressor {
 }
 
 impl HeaderCompressor {
-    /// A fresh context primed with [`DICTIONARY`]; the first block starts `78 f9 e3 c6 a7 c2`.
+    /// A fresh deflate context primed with [`DICTIONARY`]; the first block starts
+    /// `78 f9 e3 c6 a7 c2`.
     #[must_use]
     pub fn new() -> Self {
-        let mut zlib = Compress::new(Compression::best(), true);
-        // Setting a dictionary on a fresh stream cannot fail with the zlib-rs backend.
-        let _adler = zlib.set_dictionary(DICTIONARY);
-        Self { zlib }
+        Self::with(HeaderCompression::Deflate)
     }
 
-    /// Compresses `block`, ending with a sync flush.
+    /// A fresh context of the given kind.
+    #[must_use]
+    pub fn with(kind: HeaderCompression) -> Self {
+        let engine = match kind {
+            HeaderCompression::Deflate => {
+                let mut zlib = Compress::new(Compression::best(), true);
+                // Setting a dictionary on a fresh stream cannot fail with the zlib-rs backend.
+                let _adler = zlib.set_dictionary(DICTIONARY);
+                Engine::Deflate(Box::new(zlib))
+            }
+            HeaderCompression::Stored => Engine::Stored { started: false },
+        };
+        Self { engine }
+    }
+
+    /// Compresses `block` so that it decodes completely on its own (a sync flush, or whole
+    /// stored blocks).
     #[must_use]
     pub fn compress(&mut self, block: &HeaderBlock) -> Bytes {
         let plain = block.encode_plain();
-        let mut out = Vec::with_capacity(plain.len() / 2 + 64);
-        let mut input = &plain[..];
-        loop {
-            if out.capacity() - out.len() < 64 {
-                out.reserve(256);
+        match &mut self.engine {
+            Engine::Deflate(zlib) => deflate(zlib, &plain),
+            Engine::Stored { started } => {
+                let mut out = Vec::new();
+                stored::encode(!*started, &plain, &mut out);
+                *started = true;
+                Bytes::from(out)
             }
-            let before = self.zlib.total_in();
-            if self.zlib.compress_vec(input, &mut out, FlushCompress::Sync).is_err() {
-                // Only a misuse of the stream can fail; an empty block is the safe answer.
-                return Bytes::new();
-            }
-            let used = usize::try_from(self.zlib.total_in() - before).unwrap_or(input.len());
-            input = &input[used..];
-            if input.is_empty() && out.len() < out.capacity() {
-                return Bytes::from(out);
-            }
+        }
+    }
+}
+
+fn deflate(zlib: &mut Compress, plain: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(plain.len() / 2 + 64);
+    let mut input = plain;
+    loop {
+        if out.capacity() - out.len() < 64 {
+            out.reserve(256);
+        }
+        let before = zlib.total_in();
+        if zlib.compress_vec(input, &mut out, FlushCompress::Sync).is_err() {
+            // Only a misuse of the stream can fail; an empty block is the safe answer.
+            return Bytes::new();
+        }
+        let used = usize::try_from(zlib.total_in() - before).unwrap_or(input.len());
+        input = &input[used..];
+        if input.is_empty() && out.len() < out.capacity() {
+            return Bytes::from(out);
         }
     }
 }
@@ -312,5 +357,6 @@ impl HeaderDecompressor {
     }
 }
 
+mod stored;
 #[cfg(test)]
 mod tests;

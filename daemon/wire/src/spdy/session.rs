@@ -11,9 +11,9 @@ use std::collections::{HashMap, VecDeque};
 use bytes::{Bytes, BytesMut};
 
 use super::{
-    ChunkBuf, FLAG_FIN, FLAG_UNIDIRECTIONAL, Frame, FrameError, HeaderBlock, HeaderCompressor,
-    HeaderDecompressor, HeaderError, HeaderRole, MAX_DATA_LEN, RstStatus, StreamId, decode_frame,
-    encode_data_header,
+    ChunkBuf, FLAG_FIN, FLAG_UNIDIRECTIONAL, Frame, FrameError, HeaderBlock, HeaderCompression,
+    HeaderCompressor, HeaderDecompressor, HeaderError, HeaderRole, MAX_DATA_LEN, RstStatus,
+    StreamId, decode_frame, encode_data_header,
 };
 
 /// Which end of the connection this session is; it fixes the parity of stream and ping ids.
@@ -145,9 +145,15 @@ const COALESCE_BELOW: usize = 1024;
 const MAX_ID: u32 = 0x7fff_ffff;
 
 impl Session {
-    /// A new session for `role`.
+    /// A new session for `role` that compresses its header blocks as spdystream does.
     #[must_use]
     pub fn new(role: Role) -> Self {
+        Self::with_header_compression(role, HeaderCompression::Deflate)
+    }
+
+    /// A new session for `role` that sends its header blocks compressed as `kind` says.
+    #[must_use]
+    pub fn with_header_compression(role: Role, kind: HeaderCompression) -> Self {
         let first = match role {
             Role::Client => 1,
             Role::Server => 2,
@@ -156,7 +162,7 @@ impl Session {
             role,
             input: ChunkBuf::new(),
             inflate: HeaderDecompressor::new(),
-            deflate: HeaderCompressor::new(),
+            deflate: HeaderCompressor::with(kind),
             streams: HashMap::new(),
             next_stream_id: first,
             next_ping_id: first,
