@@ -26,8 +26,17 @@ use tokio_util::sync::CancellationToken;
 
 pub use queue::{ByteQueue, EndReason, QueueReceiver};
 
-/// Bytes of data from the pod a stream may hold for its local reader before it is reset.
+/// Bytes of data from the pod a stream holds for its local reader before the tunnel pauses.
+///
+/// The policy when it fills: the tunnel stops reading from the server (TCP backpressure, as
+/// kubectl's port-forward applies to every stream at once) until that reader takes data, so a
+/// reader that is slower than the pod, or briefly busy, loses nothing. Uploads, new connections
+/// and pings go on meanwhile. A reader that takes nothing for [`STALL_LIMIT`] is reset
+/// ([`EndReason::SlowReader`]) so the tunnel's other connections can go on.
 pub const STREAM_BUFFER: usize = 4 << 20;
+
+/// How long a full stream may pause its tunnel without its reader taking anything.
+pub const STALL_LIMIT: Duration = Duration::from_secs(2);
 
 /// How a tunnel reaches the pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

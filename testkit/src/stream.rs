@@ -203,12 +203,14 @@ where
             resp.headers_mut().append(name.clone(), v);
         }
     }
+    // Streaming from the 101 on: a client may act on the 101 (and a test inject a fault into
+    // streaming connections) before hyper hands the connection over below.
+    session.ctx.entry.set_streaming();
     let tracker = session.ctx.cluster.tracker.clone();
     tracker.spawn(
         async move {
             match upgrade.await {
                 Ok(upgraded) => {
-                    session.ctx.entry.set_streaming();
                     run(session, TokioIo::new(upgraded)).await;
                 }
                 Err(e) => tracing::debug!(error = %e, "upgrade failed"),

@@ -8,6 +8,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tether_wire::portforward::{self, ClientDecoder, ClientEvent};
 use tokio::sync::mpsc;
@@ -17,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use super::queue::{ByteQueue, EndReason};
+use super::queue::{ByteQueue, EndReason, PushError};
 use super::transport::Ws;
 use super::{
     Chunk, Liveness, Opener, PodSender, Protocol, STREAM_BUFFER, Stream, TunnelError, TunnelStats,
@@ -117,67 +119,119 @@ struct Connection {
     liveness: Liveness,
 }
 
-impl Connection {
-    async fn run(mut self, dead: CancellationToken) {
-        let why = self.serve(&dead).await;
-        self.to_local.close(why);
-        let _gone = self.ws.close(None).await;
-    }
+type Sink = SplitSink<Ws, Message>;
+type Source = SplitStream<Ws>;
 
-    /// Relays until the connection ends; `Some(reason)` when it ended abnormally.
-    async fn serve(&mut self, dead: &CancellationToken) -> Option<EndReason> {
-        let tunnel = |why: &str| Some(EndReason::Tunnel(why.to_owned()));
-        let Ok(mut decoder) = ClientDecoder::new(&[self.port]) else { return tunnel("bad port") };
-        let mut ping = tokio::time::interval(self.liveness.interval);
-        let mut last_pong = Instant::now();
-        let mut local_open = true;
-        loop {
-            tokio::select! {
-                msg = self.ws.next() => match msg {
-                    Some(Ok(Message::Binary(b))) => {
-                        self.stats.add_in(b.len());
-                        match decoder.decode(b) {
-                            Ok(Some(ClientEvent::Data { data, .. })) => {
-                                if self.to_local.push(Chunk::Data(data)).is_err() {
-                                    return Some(EndReason::SlowReader);
-                                }
-                            }
-                            Ok(Some(ClientEvent::Error { message, .. })) => {
-                                return Some(EndReason::Remote(String::from_utf8_lossy(&message).into_owned()));
-                            }
-                            Ok(None) => {}
-                            Err(e) => return tunnel(&e.to_string()),
-                        }
-                    }
-                    Some(Ok(Message::Pong(_))) => last_pong = Instant::now(),
-                    Some(Ok(Message::Close(_))) | None => {
-                        let _gone = self.to_local.push(Chunk::Fin);
-                        return None;
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return tunnel(&format!("the connection failed: {e}")),
-                },
-                chunk = self.rx.recv(), if local_open => match chunk {
-                    Some(Chunk::Data(bytes)) => {
-                        self.stats.add_out(bytes.len());
-                        let msg = portforward::encode(portforward::data_channel(0), &bytes);
-                        if let Err(e) = self.ws.send(Message::Binary(msg)).await {
-                            return tunnel(&format!("the connection failed: {e}"));
-                        }
-                    }
-                    // No half-close in this protocol: keep reading until the pod closes.
-                    Some(Chunk::Fin) => local_open = false,
-                    None => return None,
-                },
-                _ = ping.tick() => {
-                    if last_pong.elapsed() > self.liveness.deadline {
-                        return tunnel("no answer to pings");
-                    }
-                    if self.ws.send(Message::Ping(Default::default())).await.is_err() {
-                        return tunnel("the connection failed");
+impl Connection {
+    /// Reads and writes at once, so that neither side's wait stops the other (a pod echoing a
+    /// large upload would deadlock one loop doing both); ends when either side ends.
+    async fn run(self, dead: CancellationToken) {
+        let Self { ws, port, to_local, rx, stats, liveness } = self;
+        let (mut sink, source) = ws.split();
+        let why = tokio::select! {
+            why = read(source, port, &to_local, &stats, liveness) => why,
+            why = write(&mut sink, rx, &stats, liveness) => why,
+            () = dead.cancelled() => Some(EndReason::Tunnel("the tunnel was closed".into())),
+        };
+        to_local.close(why);
+        let _gone = sink.close().await;
+    }
+}
+
+fn tunnel(why: &str) -> Option<EndReason> {
+    Some(EndReason::Tunnel(why.to_owned()))
+}
+
+/// Delivers what the pod sends to the local reader until the connection ends; `Some(reason)`
+/// when it ended abnormally. While the reader's queue is full the WebSocket is not read (this
+/// connection is the only one on it, so nothing else waits).
+async fn read(
+    mut source: Source,
+    port: u16,
+    to_local: &ByteQueue,
+    stats: &TunnelStats,
+    liveness: Liveness,
+) -> Option<EndReason> {
+    let Ok(mut decoder) = ClientDecoder::new(&[port]) else { return tunnel("bad port") };
+    let mut check = tokio::time::interval(liveness.interval);
+    let mut last_pong = Instant::now();
+    let mut pending: Option<Bytes> = None;
+    let room = to_local.room();
+    loop {
+        let reading = pending.is_none();
+        tokio::select! {
+            () = room.wait(), if !reading => {
+                last_pong = Instant::now();
+                if let Some(data) = pending.take() {
+                    match to_local.push(Chunk::Data(data.clone())) {
+                        Ok(()) => {}
+                        Err(PushError::Full) => pending = Some(data),
+                        Err(PushError::Gone) => return Some(EndReason::Reset),
                     }
                 }
-                () = dead.cancelled() => return tunnel("the tunnel was closed"),
+            }
+            msg = source.next(), if reading => match msg {
+                Some(Ok(Message::Binary(b))) => {
+                    stats.add_in(b.len());
+                    match decoder.decode(b) {
+                        Ok(Some(ClientEvent::Data { data, .. })) => {
+                            match to_local.push(Chunk::Data(data.clone())) {
+                                Ok(()) => {}
+                                Err(PushError::Full) => pending = Some(data),
+                                Err(PushError::Gone) => return Some(EndReason::Reset),
+                            }
+                        }
+                        Ok(Some(ClientEvent::Error { message, .. })) => {
+                            return Some(EndReason::Remote(String::from_utf8_lossy(&message).into_owned()));
+                        }
+                        Ok(None) => {}
+                        Err(e) => return tunnel(&e.to_string()),
+                    }
+                }
+                Some(Ok(Message::Pong(_))) => last_pong = Instant::now(),
+                Some(Ok(Message::Close(_))) | None => {
+                    let _gone = to_local.push(Chunk::Fin);
+                    return None;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return tunnel(&format!("the connection failed: {e}")),
+            },
+            _ = check.tick() => {
+                if reading && last_pong.elapsed() > liveness.deadline {
+                    return tunnel("no answer to pings");
+                }
+            }
+        }
+    }
+}
+
+/// Sends the local connection's bytes and the pings; ends when the local side is gone.
+async fn write(
+    sink: &mut Sink,
+    mut rx: mpsc::Receiver<Chunk>,
+    stats: &TunnelStats,
+    liveness: Liveness,
+) -> Option<EndReason> {
+    let mut ping = tokio::time::interval(liveness.interval);
+    let mut local_open = true;
+    loop {
+        tokio::select! {
+            chunk = rx.recv(), if local_open => match chunk {
+                Some(Chunk::Data(bytes)) => {
+                    stats.add_out(bytes.len());
+                    let msg = portforward::encode(portforward::data_channel(0), &bytes);
+                    if let Err(e) = sink.send(Message::Binary(msg)).await {
+                        return tunnel(&format!("the connection failed: {e}"));
+                    }
+                }
+                // No half-close in this protocol: keep reading until the pod closes.
+                Some(Chunk::Fin) => local_open = false,
+                None => return None,
+            },
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return tunnel("the connection failed");
+                }
             }
         }
     }

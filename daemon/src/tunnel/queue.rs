@@ -1,8 +1,10 @@
 //! A queue of chunks bounded in bytes, from a tunnel's session task to one local reader.
 //!
-//! The session must never wait on a reader (that would stall every stream of the tunnel, as
-//! spdystream does), so pushing never blocks: it fails once the reader has left more than the
-//! budget unread, and the session then resets that one stream.
+//! Pushing never blocks: once the reader has left the budget or more unread, a push fails with
+//! [`PushError::Full`] and the session decides (see `super::spdy`: it pauses reading the tunnel
+//! until [`Room::wait`] says the reader took data, and resets the stream if that takes too
+//! long). The budget is soft: a push is accepted whenever the queue holds less than the budget,
+//! so one chunk may take it over by its own size.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -20,7 +22,8 @@ pub enum EndReason {
     Reset,
     /// The tunnel died.
     Tunnel(String),
-    /// The local reader fell too far behind and the stream was reset.
+    /// The local reader took nothing for too long while its buffer was full, and the stream was
+    /// reset so that the tunnel's other connections could go on.
     SlowReader,
 }
 
@@ -30,7 +33,12 @@ impl std::fmt::Display for EndReason {
             Self::Remote(text) => f.write_str(text),
             Self::Reset => f.write_str("the pod reset the connection"),
             Self::Tunnel(why) => write!(f, "the tunnel ended: {why}"),
-            Self::SlowReader => f.write_str("the local reader fell more than 4 MiB behind"),
+            Self::SlowReader => write!(
+                f,
+                "the local reader took nothing for {:?} with {} MiB waiting",
+                super::STALL_LIMIT,
+                super::STREAM_BUFFER >> 20
+            ),
         }
     }
 }
@@ -48,6 +56,9 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     notify: Notify,
+    /// Wakes a [`Room::wait`] when the reader takes data or leaves.
+    room: Notify,
+    budget: usize,
 }
 
 impl Shared {
@@ -82,8 +93,14 @@ impl ByteQueue {
     /// A queue that holds at most `budget` unread bytes.
     #[must_use]
     pub fn new(budget: usize) -> (Self, QueueReceiver) {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared { budget, ..Shared::default() });
         (Self { shared: shared.clone(), budget }, QueueReceiver { shared })
+    }
+
+    /// A handle that waits until a push would be accepted again.
+    #[must_use]
+    pub fn room(&self) -> Room {
+        Room { shared: self.shared.clone() }
     }
 
     /// Queues a chunk without waiting.
@@ -99,7 +116,7 @@ impl ByteQueue {
             Chunk::Data(b) => b.len(),
             Chunk::Fin => 0,
         };
-        if state.bytes + len > self.budget {
+        if len > 0 && state.bytes >= self.budget {
             return Err(PushError::Full);
         }
         state.bytes += len;
@@ -136,7 +153,12 @@ impl QueueReceiver {
                 let mut state = self.shared.lock();
                 if let Some(chunk) = state.chunks.pop_front() {
                     if let Chunk::Data(b) = &chunk {
+                        let was_full = state.bytes >= self.shared.budget;
                         state.bytes -= b.len();
+                        if was_full && state.bytes < self.shared.budget {
+                            drop(state);
+                            self.shared.room.notify_one();
+                        }
                     }
                     return Some(chunk);
                 }
@@ -158,6 +180,29 @@ impl QueueReceiver {
 impl Drop for QueueReceiver {
     fn drop(&mut self) {
         self.shared.lock().reader_gone = true;
+        self.shared.room.notify_one();
+    }
+}
+
+/// Waits for room in a full queue; see [`ByteQueue::room`].
+#[derive(Debug, Clone)]
+pub struct Room {
+    shared: Arc<Shared>,
+}
+
+impl Room {
+    /// Returns once the queue holds less than its budget or the reader is gone.
+    pub async fn wait(&self) {
+        loop {
+            let notified = self.shared.room.notified();
+            {
+                let state = self.shared.lock();
+                if state.bytes < self.shared.budget || state.reader_gone {
+                    return;
+                }
+            }
+            notified.await;
+        }
     }
 }
 
@@ -179,13 +224,23 @@ mod tests {
         assert_eq!(rx.error(), None);
     }
 
-    #[tokio::test]
-    async fn a_slow_reader_makes_pushes_fail_instead_of_waiting() {
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_makes_pushes_fail_until_it_takes_data() {
         let (tx, mut rx) = ByteQueue::new(8);
         tx.push(Chunk::Data(Bytes::from_static(b"12345"))).expect("fits");
-        assert_eq!(tx.push(Chunk::Data(Bytes::from_static(b"6789"))), Err(PushError::Full));
+        tx.push(Chunk::Data(Bytes::from_static(b"678"))).expect("soft budget: under 8 before");
+        assert_eq!(tx.push(Chunk::Data(Bytes::from_static(b"9"))), Err(PushError::Full));
+        let room = tx.room();
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(1), room.wait()).await;
+        assert!(waited.is_err(), "no room while the reader takes nothing");
+        let waiter = tokio::spawn(async move { room.wait().await });
         assert!(rx.recv().await.is_some());
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .expect("room after a read")
+            .expect("no panic");
         tx.push(Chunk::Data(Bytes::from_static(b"6789"))).expect("room again");
+        assert!(rx.recv().await.is_some());
         tx.close(Some(EndReason::Reset));
         assert!(rx.recv().await.is_some());
         assert_eq!(rx.recv().await, None);

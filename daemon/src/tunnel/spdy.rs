@@ -3,7 +3,9 @@
 //!
 //! Opening a connection sends both SYN_STREAMs and the error stream's half-close at once,
 //! without waiting for the replies (kubectl waits a round trip for each). Data for a stream goes
-//! into its byte-bounded queue; a full queue resets that stream only. PINGs run every
+//! into its byte-bounded queue; a full queue pauses reading the tunnel until its reader takes
+//! data, and resets that stream only if it takes nothing for `STALL_LIMIT` (the policy is on
+//! `STREAM_BUFFER`). PINGs run every
 //! `Liveness::interval`; no PING answered within `Liveness::deadline` kills the tunnel, and so
 //! does GOAWAY, a transport error or a protocol error.
 
@@ -21,9 +23,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use super::queue::{ByteQueue, EndReason, PushError};
-use super::transport::Transport;
-use super::{Chunk, Liveness, Opener, Protocol, STREAM_BUFFER, Stream, TunnelError, TunnelStats};
+use super::queue::{ByteQueue, EndReason, PushError, Room};
+use super::transport::{Reader, Transport, Writer};
+use super::{
+    Chunk, Liveness, Opener, Protocol, STALL_LIMIT, STREAM_BUFFER, Stream, TunnelError, TunnelStats,
+};
 
 /// Commands from tunnel users to the session task. Data flows through a bounded queue shared
 /// by every connection (they feel the tunnel's backpressure together); resets, probes and closes
@@ -70,6 +74,23 @@ struct Conn {
     local_fin_sent: bool,
 }
 
+/// A full stream that paused the tunnel: what did not fit, and until when it may wait.
+struct Stall {
+    data: StreamId,
+    chunk: Bytes,
+    fin: bool,
+    room: Room,
+    until: Instant,
+}
+
+/// Resolves to whether the stalled reader took data in time; never, when nothing is stalled.
+async fn room_or_deadline(stall: Option<(Room, Instant)>) -> bool {
+    match stall {
+        Some((room, until)) => tokio::time::timeout_at(until, room.wait()).await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
 /// The handle users hold; the session task does the work.
 #[derive(Debug)]
 pub(crate) struct SpdyTunnel {
@@ -85,6 +106,11 @@ pub(crate) struct SpdyTunnel {
 const COMMANDS: usize = 512;
 /// How many commands the session takes before it writes out.
 const BATCH: usize = 64;
+/// Batches of frames queued for the writer; while they are all taken, and more than
+/// [`UNSENT`] bytes wait, the session stops taking data from local connections.
+const BATCHES: usize = 8;
+/// Bytes produced but not yet handed to the writer above which local data waits.
+const UNSENT: usize = 1 << 20;
 
 impl SpdyTunnel {
     /// Starts the session task on `transport`, under `parent` and `tracker`.
@@ -103,7 +129,6 @@ impl SpdyTunnel {
         let task = Task {
             // Stored header blocks: no 300 KiB deflate context per tunnel (see tether-wire).
             spdy: Session::with_header_compression(Role::Client, HeaderCompression::Stored),
-            transport,
             conns: HashMap::new(),
             next_request: 0,
             cmd_tx: cmd_tx.clone(),
@@ -113,10 +138,12 @@ impl SpdyTunnel {
             last_pong: Instant::now(),
             probe_until: None,
             outgoing: Vec::new(),
+            outgoing_len: 0,
+            stall: None,
         };
         let (d, why) = (dead.clone(), death.clone());
         let span = tracing::debug_span!("tunnel", protocol = protocol.as_str());
-        tracker.spawn(task.run(cmd_rx, ctl_rx, d, why).instrument(span));
+        tracker.spawn(task.run(transport, cmd_rx, ctl_rx, d, why).instrument(span));
         Self { cmd_tx, ctl_tx, protocol, dead, death, stats }
     }
 }
@@ -163,7 +190,6 @@ impl Drop for SpdyTunnel {
 
 struct Task {
     spdy: Session,
-    transport: Transport,
     /// Keyed by the data stream id.
     conns: HashMap<StreamId, Conn>,
     next_request: u64,
@@ -173,18 +199,44 @@ struct Task {
     liveness: Liveness,
     last_pong: Instant,
     probe_until: Option<Instant>,
+    /// Frames produced and not yet handed to the writer, and their size.
     outgoing: Vec<Bytes>,
+    outgoing_len: usize,
+    /// While `Some`, the tunnel is not read: a stream's reader must take data first.
+    stall: Option<Stall>,
+}
+
+/// Writes what the session produces, next to the reading loop: a server slow to take our
+/// bytes never stops us reading its bytes, nor the reverse (one loop doing both deadlocks when
+/// a paused stream and a pod echoing its input wait on each other).
+async fn write(mut writer: Writer, mut batches: mpsc::Receiver<Vec<Bytes>>) -> std::io::Result<()> {
+    while let Some(mut batch) = batches.recv().await {
+        writer.send(&mut batch).await?;
+    }
+    writer.close().await;
+    Ok(())
 }
 
 impl Task {
     async fn run(
         mut self,
+        transport: Transport,
         mut cmd_rx: mpsc::Receiver<Cmd>,
         mut ctl_rx: mpsc::UnboundedReceiver<Cmd>,
         dead: CancellationToken,
         death: Arc<Mutex<String>>,
     ) {
-        let why = self.serve(&mut cmd_rx, &mut ctl_rx, &dead).await;
+        let (mut reader, writer) = transport.split();
+        let (batch_tx, batch_rx) = mpsc::channel(BATCHES);
+        let writer = write(writer, batch_rx);
+        tokio::pin!(writer);
+        let why = tokio::select! {
+            why = self.serve(&mut reader, &batch_tx, &mut cmd_rx, &mut ctl_rx, &dead) => why,
+            written = &mut writer => match written {
+                Ok(()) => "the connection ended".to_owned(),
+                Err(e) => format!("the connection failed: {e}"),
+            },
+        };
         tracing::debug!(reason = %why, "tunnel ended");
         *death.lock().unwrap_or_else(PoisonError::into_inner) = why.clone();
         dead.cancel();
@@ -197,12 +249,18 @@ impl Task {
                 let _gone = reply.send(Err(TunnelError::Closed(why.clone())));
             }
         }
-        self.transport.close().await;
+        // A last batch (the GOAWAY when we closed), then the writer closes the transport.
+        self.take_transmit();
+        let _queued = batch_tx.try_send(std::mem::take(&mut self.outgoing));
+        drop(batch_tx);
+        let _closed = tokio::time::timeout(Duration::from_secs(1), writer).await;
     }
 
     /// Runs until the tunnel ends; returns why.
     async fn serve(
         &mut self,
+        reader: &mut Reader,
+        batch_tx: &mpsc::Sender<Vec<Bytes>>,
         cmd_rx: &mut mpsc::Receiver<Cmd>,
         ctl_rx: &mut mpsc::UnboundedReceiver<Cmd>,
         dead: &CancellationToken,
@@ -210,8 +268,21 @@ impl Task {
         let mut ping = tokio::time::interval(self.liveness.interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            self.take_transmit();
+            let stalled = self.stall.as_ref().map(|s| (s.room.clone(), s.until));
+            let reading = stalled.is_none();
             let step = tokio::select! {
-                received = self.transport.recv() => match received {
+                permit = batch_tx.reserve(), if !self.outgoing.is_empty() => match permit {
+                    Ok(permit) => {
+                        self.stats.add_out(self.outgoing_len);
+                        self.outgoing_len = 0;
+                        permit.send(std::mem::take(&mut self.outgoing));
+                        Ok(())
+                    }
+                    Err(_) => Err("the connection ended".to_owned()),
+                },
+                ready = room_or_deadline(stalled) => self.resume(ready),
+                received = reader.recv(), if reading => match received {
                     Ok(Some(bytes)) => {
                         self.stats.add_in(bytes.len());
                         self.spdy.receive(bytes);
@@ -220,7 +291,8 @@ impl Task {
                     Ok(None) => Err("the server closed the connection".to_owned()),
                     Err(e) => Err(format!("the connection failed: {e}")),
                 },
-                cmd = cmd_rx.recv() => match cmd {
+                // Local data waits while the writer is behind: backpressure on the uploaders.
+                cmd = cmd_rx.recv(), if self.outgoing_len < UNSENT => match cmd {
                     Some(cmd) => {
                         let mut step = self.command(cmd);
                         for _ in 0..BATCH {
@@ -238,29 +310,41 @@ impl Task {
             if let Err(why) = step {
                 if why == "closed" {
                     self.spdy.go_away(0);
-                    let _flushed = self.flush().await;
                 }
                 return why;
             }
-            if let Err(e) = self.flush().await {
-                return format!("the connection failed: {e}");
-            }
         }
     }
 
-    async fn flush(&mut self) -> std::io::Result<()> {
+    /// Moves what the session produced to the writer's next batch.
+    fn take_transmit(&mut self) {
         while let Some(chunk) = self.spdy.poll_transmit() {
+            self.outgoing_len += chunk.len();
             self.outgoing.push(chunk);
         }
-        if self.outgoing.is_empty() {
-            return Ok(());
+    }
+
+    /// Ends a stall: delivers what did not fit when the reader took data, or resets the stream
+    /// when it did not in time; then goes on with the events already received.
+    fn resume(&mut self, ready: bool) -> Result<(), String> {
+        let Some(stall) = self.stall.take() else { return Ok(()) };
+        // Pongs queued behind the paused bytes could not be read, and data came just before.
+        self.last_pong = Instant::now();
+        if ready {
+            self.data(stall.data, stall.chunk, stall.fin);
+        } else if self.conns.contains_key(&stall.data) {
+            tracing::warn!(stream = stall.data, "local reader stuck: resetting its connection");
+            self.kill(stall.data, EndReason::SlowReader);
         }
-        let n: usize = self.outgoing.iter().map(Bytes::len).sum();
-        self.stats.add_out(n);
-        self.transport.send(&mut self.outgoing).await
+        self.events()
     }
 
     fn tick(&mut self) -> Result<(), String> {
+        if self.stall.is_some() {
+            // Replies cannot be read while the tunnel is paused; the stall has its own limit.
+            self.spdy.ping();
+            return Ok(());
+        }
         let deadline = self.probe_until.unwrap_or(self.last_pong + self.liveness.deadline);
         if Instant::now() > deadline {
             return Err(format!("no answer to pings for {:?}", Instant::now() - self.last_pong));
@@ -326,7 +410,7 @@ impl Task {
     }
 
     fn events(&mut self) -> Result<(), String> {
-        loop {
+        while self.stall.is_none() {
             let event = match self.spdy.poll_event() {
                 Ok(Some(e)) => e,
                 Ok(None) if self.spdy.is_closed() => return Err("the server went away".to_owned()),
@@ -346,19 +430,24 @@ impl Task {
                 | Event::StreamOpened { .. } => {}
             }
         }
+        Ok(())
     }
 
     fn data(&mut self, id: StreamId, data: Bytes, fin: bool) {
         if let Some(conn) = self.conns.get_mut(&id) {
-            let pushed =
-                if data.is_empty() { Ok(()) } else { conn.to_local.push(Chunk::Data(data)) };
+            let pushed = if data.is_empty() {
+                Ok(())
+            } else {
+                conn.to_local.push(Chunk::Data(data.clone()))
+            };
             let pushed =
                 pushed.and_then(|()| if fin { conn.to_local.push(Chunk::Fin) } else { Ok(()) });
             match pushed {
                 Ok(()) => {}
                 Err(PushError::Full) => {
-                    tracing::warn!(stream = id, "local reader too slow: resetting its connection");
-                    self.kill(id, EndReason::SlowReader);
+                    let (room, until) = (conn.to_local.room(), Instant::now() + STALL_LIMIT);
+                    self.stall = Some(Stall { data: id, chunk: data, fin, room, until });
+                    return;
                 }
                 Err(PushError::Gone) => self.kill(id, EndReason::Reset),
             }

@@ -1,12 +1,17 @@
 //! The client side of the byte transport under a SPDY session: the raw upgraded connection, or
-//! WebSocket binary messages (the tunnel). Reads are cancel-safe; writes take the session's
-//! pending chunks without copying them (one WebSocket message per chunk; `writev` on raw).
+//! WebSocket binary messages (the tunnel), split into a reading and a writing half so that a
+//! write the server is slow to take never stops the reading (and the reverse: a paused reader
+//! never stops the writes). Reads are cancel-safe; writes take the session's pending chunks
+//! without copying them (one WebSocket message per chunk; `writev` on raw).
 
 use std::io::IoSlice;
 
 use bytes::{Buf as _, Bytes, BytesMut};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{
+    AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadHalf, WriteHalf,
+};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -35,26 +40,54 @@ pub fn ws_config() -> WebSocketConfig {
 
 /// Where a SPDY session's bytes travel.
 pub(crate) enum Transport {
-    Raw { io: BoxIo, buf: BytesMut },
+    Raw(BoxIo),
     Ws(Box<Ws>),
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Raw { .. } => "Transport::Raw",
+            Self::Raw(_) => "Transport::Raw",
             Self::Ws(_) => "Transport::Ws",
         })
     }
+}
+
+/// The reading half of a [`Transport`].
+pub(crate) enum Reader {
+    Raw { io: ReadHalf<BoxIo>, buf: BytesMut },
+    Ws(SplitStream<Ws>),
+}
+
+/// The writing half of a [`Transport`].
+pub(crate) enum Writer {
+    Raw(WriteHalf<BoxIo>),
+    Ws(SplitSink<Ws, Message>),
 }
 
 const READ_CHUNK: usize = 64 * 1024;
 
 impl Transport {
     pub(crate) fn raw(io: BoxIo) -> Self {
-        Self::Raw { io, buf: BytesMut::new() }
+        Self::Raw(io)
     }
 
+    /// The two halves; each may wait without stopping the other.
+    pub(crate) fn split(self) -> (Reader, Writer) {
+        match self {
+            Self::Raw(io) => {
+                let (rd, wr) = tokio::io::split(io);
+                (Reader::Raw { io: rd, buf: BytesMut::new() }, Writer::Raw(wr))
+            }
+            Self::Ws(ws) => {
+                let (sink, stream) = (*ws).split();
+                (Reader::Ws(stream), Writer::Ws(sink))
+            }
+        }
+    }
+}
+
+impl Reader {
     /// The next received bytes; `Ok(None)` at a clean end. Cancel-safe.
     pub(crate) async fn recv(&mut self) -> std::io::Result<Option<Bytes>> {
         match self {
@@ -86,11 +119,13 @@ impl Transport {
             },
         }
     }
+}
 
+impl Writer {
     /// Writes `chunks` in order and flushes.
     pub(crate) async fn send(&mut self, chunks: &mut Vec<Bytes>) -> std::io::Result<()> {
         match self {
-            Self::Raw { io, .. } => {
+            Self::Raw(io) => {
                 let mut start = 0;
                 while start < chunks.len() {
                     let slices: Vec<IoSlice<'_>> =
@@ -125,12 +160,13 @@ impl Transport {
     /// Ends the transport: WebSocket close 1000, or a TCP shutdown.
     pub(crate) async fn close(&mut self) {
         match self {
-            Self::Raw { io, .. } => {
+            Self::Raw(io) => {
                 let _gone = io.shutdown().await;
             }
             Self::Ws(ws) => {
                 let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
-                let _gone = WebSocketStream::close(ws.as_mut(), Some(frame)).await;
+                let _gone = ws.send(Message::Close(Some(frame))).await;
+                let _gone = ws.close().await;
             }
         }
     }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod backpressure;
 mod basics;
 mod faults;
 mod restart;

@@ -68,7 +68,7 @@ pub(super) async fn serve(session: Session, mut transport: Transport) {
             received = transport.recv() => match received {
                 Ok(Some(bytes)) => {
                     state.spdy.receive(bytes);
-                    state.events().await
+                    state.events(&mut up_rx, &mut transport).await
                 }
                 _ => false,
             },
@@ -83,8 +83,34 @@ pub(super) async fn serve(session: Session, mut transport: Transport) {
 }
 
 impl Loop {
+    /// Hands `msg` to a forwarding task. While the pod is slow to take it the session reads
+    /// nothing more (as spdystream's reader waits on a full stream), but what pods send still
+    /// goes out: in the kubelet, writes come from each stream's copier, not from the reader, so
+    /// a pod that echoes while its input waits cannot wedge the connection.
+    async fn deliver(
+        &mut self,
+        tx: mpsc::Sender<Down>,
+        msg: Down,
+        up_rx: &mut mpsc::Receiver<Up>,
+        transport: &mut Transport,
+    ) -> bool {
+        let send = tx.send(msg);
+        tokio::pin!(send);
+        loop {
+            tokio::select! {
+                _gone = &mut send => return true,
+                Some(up) = up_rx.recv() => {
+                    self.up(up);
+                    if transport.send(&mut self.spdy).await.is_err() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
     /// Handles every decoded event; false when the session is over.
-    async fn events(&mut self) -> bool {
+    async fn events(&mut self, up_rx: &mut mpsc::Receiver<Up>, transport: &mut Transport) -> bool {
         loop {
             let event = match super::spdy::next_event(&mut self.spdy) {
                 Ok(Some(e)) => e,
@@ -94,13 +120,15 @@ impl Loop {
             match event {
                 Event::StreamOpened { stream_id, headers, .. } => self.opened(stream_id, &headers),
                 Event::Data { stream_id, data, fin } => {
-                    if let Some(tx) = self.to_tasks.get(&stream_id) {
-                        // Waiting here stalls the session for a slow pod, as spdystream does.
-                        if !data.is_empty() {
-                            let _gone = tx.send(Down::Data(data)).await;
+                    if let Some(tx) = self.to_tasks.get(&stream_id).cloned() {
+                        // Waiting here stalls reading for a slow pod, as spdystream does.
+                        if !data.is_empty()
+                            && !self.deliver(tx.clone(), Down::Data(data), up_rx, transport).await
+                        {
+                            return false;
                         }
-                        if fin {
-                            let _gone = tx.send(Down::Fin).await;
+                        if fin && !self.deliver(tx, Down::Fin, up_rx, transport).await {
+                            return false;
                         }
                     }
                 }

@@ -1,0 +1,143 @@
+//! A local reader slower than the pod: its download completes (the tunnel pauses for it instead
+//! of dropping it), a reader that takes nothing is reset after the stall limit, and the other
+//! connections on the same tunnel are served in both cases.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+use tether_proto::pb;
+
+use crate::harness::{Options, World, echo_exact, payload};
+
+/// Sends `data` through the echo forward and reads it back in 64 KiB pieces with `pause`
+/// between them: a consumer slower than the network, as a client writing to a slow disk is.
+fn slow_echo(port: u16, data: Vec<u8>, pause: Duration) -> std::io::Result<Vec<u8>> {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut writer = tcp.try_clone()?;
+    let len = data.len();
+    let w = std::thread::spawn(move || writer.write_all(&data));
+    let mut back = vec![0u8; len];
+    for piece in back.chunks_mut(64 * 1024) {
+        tcp.read_exact(piece)?;
+        std::thread::sleep(pause);
+    }
+    w.join().map_err(|_| std::io::Error::other("writer panicked"))??;
+    Ok(back)
+}
+
+/// Small echoes on fresh connections until `until`; how many succeeded, and the first error.
+fn keep_echoing(port: u16, until: Instant) -> (usize, Option<String>) {
+    let mut ok = 0;
+    while Instant::now() < until {
+        match echo_exact(port, b"ping through the same tunnel") {
+            Ok(back) if back == b"ping through the same tunnel" => ok += 1,
+            Ok(back) => return (ok, Some(format!("wrong echo: {back:?}"))),
+            Err(e) => return (ok, Some(e.to_string())),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (ok, None)
+}
+
+/// What the daemon said about the forward's connections and tunnels, for failure messages.
+async fn events(w: &mut World) -> tonic::Streaming<pb::Event> {
+    let req = pb::WatchEventsRequest { names: vec!["echo".into()] };
+    w.client.forwards.watch_events(req).await.expect("events").into_inner()
+}
+
+/// Every event received so far, as lines.
+async fn drain(stream: &mut tonic::Streaming<pb::Event>) -> String {
+    let mut lines = Vec::new();
+    while let Ok(Ok(Some(e))) =
+        tokio::time::timeout(Duration::from_millis(200), stream.message()).await
+    {
+        lines.push(format!("{:?}", e.kind));
+    }
+    lines.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_gets_every_byte_and_others_are_still_served() {
+    let mut w = World::start("slow-reader", Options::default()).await;
+    let port = w.forward("echo", "svc/echo", &[":70"]).await;
+    let mut log = events(&mut w).await;
+    // 24 MiB read at about 13 MB/s: far more than the 4 MiB stream buffer, so the tunnel
+    // pauses again and again; before the pause policy this connection was reset.
+    let data = payload(7, 24 << 20);
+    let sent = Sha256::digest(&data);
+    let slow = tokio::task::spawn_blocking(move || slow_echo(port, data, Duration::from_millis(5)));
+    let others = tokio::task::spawn_blocking(move || {
+        keep_echoing(port, Instant::now() + Duration::from_secs(2))
+    });
+    let back = tokio::time::timeout(Duration::from_secs(60), slow)
+        .await
+        .expect("the slow download ends within a minute")
+        .expect("task");
+    let back = match back {
+        Ok(b) => b,
+        Err(e) => panic!("the slow reader was cut ({e}); events:\n{}", drain(&mut log).await),
+    };
+    assert_eq!(Sha256::digest(&back), sent, "every byte, in order");
+    let (ok, error) = tokio::time::timeout(Duration::from_secs(60), others)
+        .await
+        .expect("the other connections end within a minute")
+        .expect("task");
+    if error.is_some() {
+        panic!(
+            "other connections fail: {error:?} ({ok} succeeded); events:\n{}",
+            drain(&mut log).await
+        );
+    }
+    assert!(ok > 0, "other connections were served while the slow reader read");
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_takes_nothing_is_reset_and_the_tunnel_goes_on() {
+    let mut w = World::start("stuck-reader", Options::default()).await;
+    let port = w.forward("echo", "svc/echo", &[":70"]).await;
+    let mut log = events(&mut w).await;
+    let stuck = tokio::task::spawn_blocking(move || -> std::io::Result<(usize, bool)> {
+        let mut tcp = TcpStream::connect(("127.0.0.1", port))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+        tcp.set_write_timeout(Some(Duration::from_secs(30)))?;
+        // Writes until the echo comes back faster than it is read: nothing is read for 6 s,
+        // three times the stall limit.
+        let data = payload(9, 32 << 20);
+        let mut writer = tcp.try_clone()?;
+        let w = std::thread::spawn(move || writer.write_all(&data).is_ok());
+        std::thread::sleep(Duration::from_secs(6));
+        let mut got = Vec::new();
+        let read_error = tcp.read_to_end(&mut got).is_err();
+        let wrote_all = w.join().unwrap_or(false);
+        Ok((got.len(), read_error || !wrote_all))
+    });
+    // Give the stuck reader time to fill its buffer and pause the tunnel, then check that the
+    // tunnel serves others again once the limit has reset the stuck connection.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let others = tokio::task::spawn_blocking(move || {
+        keep_echoing(port, Instant::now() + Duration::from_secs(5))
+    });
+    let (ok, error) = tokio::time::timeout(Duration::from_secs(60), others)
+        .await
+        .expect("the other connections end within a minute")
+        .expect("task");
+    if error.is_some() {
+        panic!(
+            "other connections fail: {error:?} ({ok} succeeded); events:\n{}",
+            drain(&mut log).await
+        );
+    }
+    assert!(ok > 0, "other connections were served after the stuck reader was reset");
+    let (got, failed) = tokio::time::timeout(Duration::from_secs(60), stuck)
+        .await
+        .expect("the stuck reader ends within a minute")
+        .expect("task")
+        .expect("connect");
+    assert!(got < 32 << 20 && failed, "the stuck connection was cut: got {got} bytes");
+    assert_eq!(w.get("echo").await.status.expect("status").phase(), pb::Phase::Ready);
+    w.shutdown().await;
+}
