@@ -10,6 +10,8 @@
 //! does GOAWAY, a transport error or a protocol error.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -106,9 +108,6 @@ pub(crate) struct SpdyTunnel {
 const COMMANDS: usize = 512;
 /// How many commands the session takes before it writes out.
 const BATCH: usize = 64;
-/// Batches of frames queued for the writer; while they are all taken, and more than
-/// [`UNSENT`] bytes wait, the session stops taking data from local connections.
-const BATCHES: usize = 8;
 /// Bytes produced but not yet handed to the writer above which local data waits.
 const UNSENT: usize = 1 << 20;
 
@@ -206,15 +205,25 @@ struct Task {
     stall: Option<Stall>,
 }
 
-/// Writes what the session produces, next to the reading loop: a server slow to take our
-/// bytes never stops us reading its bytes, nor the reverse (one loop doing both deadlocks when
-/// a paused stream and a pod echoing its input wait on each other).
-async fn write(mut writer: Writer, mut batches: mpsc::Receiver<Vec<Bytes>>) -> std::io::Result<()> {
-    while let Some(mut batch) = batches.recv().await {
-        writer.send(&mut batch).await?;
+/// A write of one batch in flight, polled by the session's loop beside the reading (a server
+/// slow to take our bytes never stops us reading its bytes, nor the reverse: one loop doing
+/// both in turn deadlocks when a paused stream and a pod echoing its input wait on each
+/// other). Polled in place, not handed to another task: a round trip costs no extra wake-up.
+type Writing = Pin<Box<dyn Future<Output = (Writer, std::io::Result<()>)> + Send>>;
+
+/// Where the writing half is: idle, or carrying a batch.
+enum WriteState {
+    Idle(Writer),
+    Busy(Writing),
+    Gone,
+}
+
+/// Resolves when the batch in flight is written; never, when none is.
+async fn written(state: &mut WriteState) -> (Writer, std::io::Result<()>) {
+    match state {
+        WriteState::Busy(w) => w.await,
+        WriteState::Idle(_) | WriteState::Gone => std::future::pending().await,
     }
-    writer.close().await;
-    Ok(())
 }
 
 impl Task {
@@ -227,16 +236,8 @@ impl Task {
         death: Arc<Mutex<String>>,
     ) {
         let (mut reader, writer) = transport.split();
-        let (batch_tx, batch_rx) = mpsc::channel(BATCHES);
-        let writer = write(writer, batch_rx);
-        tokio::pin!(writer);
-        let why = tokio::select! {
-            why = self.serve(&mut reader, &batch_tx, &mut cmd_rx, &mut ctl_rx, &dead) => why,
-            written = &mut writer => match written {
-                Ok(()) => "the connection ended".to_owned(),
-                Err(e) => format!("the connection failed: {e}"),
-            },
-        };
+        let mut write = WriteState::Idle(writer);
+        let why = self.serve(&mut reader, &mut write, &mut cmd_rx, &mut ctl_rx, &dead).await;
         tracing::debug!(reason = %why, "tunnel ended");
         *death.lock().unwrap_or_else(PoisonError::into_inner) = why.clone();
         dead.cancel();
@@ -249,18 +250,51 @@ impl Task {
                 let _gone = reply.send(Err(TunnelError::Closed(why.clone())));
             }
         }
-        // A last batch (the GOAWAY when we closed), then the writer closes the transport.
+        // The batch in flight, a last one (the GOAWAY when we closed), then close.
         self.take_transmit();
-        let _queued = batch_tx.try_send(std::mem::take(&mut self.outgoing));
-        drop(batch_tx);
-        let _closed = tokio::time::timeout(Duration::from_secs(1), writer).await;
+        let mut last = std::mem::take(&mut self.outgoing);
+        let finish = async move {
+            let writer = match write {
+                WriteState::Idle(w) => Some(w),
+                WriteState::Busy(w) => match w.await {
+                    (w, Ok(())) => Some(w),
+                    (_, Err(_)) => None,
+                },
+                WriteState::Gone => None,
+            };
+            if let Some(mut w) = writer {
+                if w.send(&mut last).await.is_ok() {
+                    w.close().await;
+                }
+            }
+        };
+        let _closed = tokio::time::timeout(Duration::from_secs(1), finish).await;
+    }
+
+    /// Starts writing what is pending when the writer is idle.
+    fn start_write(&mut self, write: &mut WriteState) {
+        if self.outgoing.is_empty() {
+            return;
+        }
+        if let WriteState::Idle(_) = write {
+            let WriteState::Idle(mut writer) = std::mem::replace(write, WriteState::Gone) else {
+                return;
+            };
+            let mut batch = std::mem::take(&mut self.outgoing);
+            self.stats.add_out(self.outgoing_len);
+            self.outgoing_len = 0;
+            *write = WriteState::Busy(Box::pin(async move {
+                let result = writer.send(&mut batch).await;
+                (writer, result)
+            }));
+        }
     }
 
     /// Runs until the tunnel ends; returns why.
     async fn serve(
         &mut self,
         reader: &mut Reader,
-        batch_tx: &mpsc::Sender<Vec<Bytes>>,
+        write: &mut WriteState,
         cmd_rx: &mut mpsc::Receiver<Cmd>,
         ctl_rx: &mut mpsc::UnboundedReceiver<Cmd>,
         dead: &CancellationToken,
@@ -269,17 +303,19 @@ impl Task {
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             self.take_transmit();
+            self.start_write(write);
             let stalled = self.stall.as_ref().map(|s| (s.room.clone(), s.until));
             let reading = stalled.is_none();
             let step = tokio::select! {
-                permit = batch_tx.reserve(), if !self.outgoing.is_empty() => match permit {
-                    Ok(permit) => {
-                        self.stats.add_out(self.outgoing_len);
-                        self.outgoing_len = 0;
-                        permit.send(std::mem::take(&mut self.outgoing));
+                (writer, result) = written(write) => match result {
+                    Ok(()) => {
+                        *write = WriteState::Idle(writer);
                         Ok(())
                     }
-                    Err(_) => Err("the connection ended".to_owned()),
+                    Err(e) => {
+                        *write = WriteState::Gone;
+                        Err(format!("the connection failed: {e}"))
+                    }
                 },
                 ready = room_or_deadline(stalled) => self.resume(ready),
                 received = reader.recv(), if reading => match received {
