@@ -262,10 +262,10 @@ impl Task {
                 },
                 WriteState::Gone => None,
             };
-            if let Some(mut w) = writer {
-                if w.send(&mut last).await.is_ok() {
-                    w.close().await;
-                }
+            if let Some(mut w) = writer
+                && w.send(&mut last).await.is_ok()
+            {
+                w.close().await;
             }
         };
         let _closed = tokio::time::timeout(Duration::from_secs(1), finish).await;
