@@ -153,7 +153,6 @@ async fn read(
     liveness: Liveness,
 ) -> Option<EndReason> {
     let Ok(mut decoder) = ClientDecoder::new(&[port]) else { return tunnel("bad port") };
-    let mut check = tokio::time::interval(liveness.interval);
     let mut last_pong = Instant::now();
     let mut pending: Option<Bytes> = None;
     let room = to_local.room();
@@ -172,6 +171,7 @@ async fn read(
             }
             msg = source.next(), if reading => match msg {
                 Some(Ok(Message::Binary(b))) => {
+                    last_pong = Instant::now();
                     stats.add_in(b.len());
                     match decoder.decode(b) {
                         Ok(Some(ClientEvent::Data { data, .. })) => {
@@ -196,10 +196,10 @@ async fn read(
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return tunnel(&format!("the connection failed: {e}")),
             },
-            _ = check.tick() => {
-                if reading && last_pong.elapsed() > liveness.deadline {
-                    return tunnel("no answer to pings");
-                }
+            // At the deadline exactly; a connection paused for its reader reads nothing on
+            // purpose (and its reader is alive).
+            () = tokio::time::sleep_until(last_pong + liveness.deadline), if reading => {
+                return tunnel("no answer to pings");
             }
         }
     }

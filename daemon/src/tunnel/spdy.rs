@@ -320,6 +320,8 @@ impl Task {
                 ready = room_or_deadline(stalled) => self.resume(ready),
                 received = reader.recv(), if reading => match received {
                     Ok(Some(bytes)) => {
+                        // Any bytes prove the server alive (a PONG may queue behind data).
+                        self.last_pong = Instant::now();
                         self.stats.add_in(bytes.len());
                         self.spdy.receive(bytes);
                         self.events()
@@ -340,7 +342,13 @@ impl Task {
                     None => Err("closed".to_owned()),
                 },
                 Some(cmd) = ctl_rx.recv() => self.command(cmd),
-                _ = ping.tick() => self.tick(),
+                _ = ping.tick() => { self.spdy.ping(); Ok(()) }
+                // Exactly at the deadline, not at the next ping: a blackhole is noticed at most
+                // `deadline` after the last sign of life. A paused tunnel reads nothing on
+                // purpose; the stall has its own limit.
+                () = tokio::time::sleep_until(self.dead_at()), if reading => Err(format!(
+                    "no answer to pings for {:?}", Instant::now() - self.last_pong
+                )),
                 () = dead.cancelled() => Err("closed".to_owned()),
             };
             if let Err(why) = step {
@@ -375,18 +383,11 @@ impl Task {
         self.events()
     }
 
-    fn tick(&mut self) -> Result<(), String> {
-        if self.stall.is_some() {
-            // Replies cannot be read while the tunnel is paused; the stall has its own limit.
-            self.spdy.ping();
-            return Ok(());
-        }
-        let deadline = self.probe_until.unwrap_or(self.last_pong + self.liveness.deadline);
-        if Instant::now() > deadline {
-            return Err(format!("no answer to pings for {:?}", Instant::now() - self.last_pong));
-        }
-        self.spdy.ping();
-        Ok(())
+    /// When the tunnel counts as dead: `deadline` after the last sign of life, or the end of a
+    /// probe (after a wake from sleep) that only a PONG answers.
+    fn dead_at(&self) -> Instant {
+        let quiet = self.last_pong + self.liveness.deadline;
+        self.probe_until.map_or(quiet, |p| p.min(quiet))
     }
 
     fn command(&mut self, cmd: Cmd) -> Result<(), String> {
