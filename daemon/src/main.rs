@@ -24,10 +24,11 @@ struct Args {
     #[arg(long)]
     log_file: bool,
     /// How often tunnels are pinged, in milliseconds.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     ping_interval_ms: u64,
-    /// A tunnel whose pings go unanswered this long is dead, in milliseconds.
-    #[arg(long, default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(200..=600_000))]
+    /// A tunnel that sends nothing (no PONG, no data) this long is dead, in milliseconds.
+    /// Detection is exact, so a half-open tunnel is found within this time.
+    #[arg(long, default_value_t = 12_000, value_parser = clap::value_parser!(u64).range(200..=600_000))]
     ping_deadline_ms: u64,
     /// How long a new local connection waits for a tunnel during a gap, in milliseconds.
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]

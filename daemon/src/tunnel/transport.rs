@@ -92,7 +92,10 @@ impl Reader {
     pub(crate) async fn recv(&mut self) -> std::io::Result<Option<Bytes>> {
         match self {
             Self::Raw { io, buf } => {
-                buf.reserve(READ_CHUNK);
+                // Reuse the room after the last split; allocate only when little is left.
+                if buf.capacity() - buf.len() < 4096 {
+                    buf.reserve(READ_CHUNK);
+                }
                 let n = io.read_buf(buf).await?;
                 Ok((n > 0).then(|| buf.split().freeze()))
             }
