@@ -59,6 +59,20 @@ async fn drain(stream: &mut tonic::Streaming<pb::Event>) -> String {
     lines.join("\n")
 }
 
+/// Waits for [`keep_echoing`]: every echo succeeded, and at least one ran.
+async fn all_served(
+    others: tokio::task::JoinHandle<(usize, Option<String>)>,
+    log: &mut tonic::Streaming<pb::Event>,
+) {
+    let (ok, error) = tokio::time::timeout(Duration::from_secs(60), others)
+        .await
+        .expect("the other connections end within a minute")
+        .expect("task");
+    if error.is_some() || ok == 0 {
+        panic!("other connections fail: {error:?} ({ok} succeeded); events:\n{}", drain(log).await);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reader_gets_every_byte_and_others_are_still_served() {
     let mut w = World::start("slow-reader", Options::default()).await;
@@ -81,17 +95,7 @@ async fn a_slow_reader_gets_every_byte_and_others_are_still_served() {
         Err(e) => panic!("the slow reader was cut ({e}); events:\n{}", drain(&mut log).await),
     };
     assert_eq!(Sha256::digest(&back), sent, "every byte, in order");
-    let (ok, error) = tokio::time::timeout(Duration::from_secs(60), others)
-        .await
-        .expect("the other connections end within a minute")
-        .expect("task");
-    if error.is_some() {
-        panic!(
-            "other connections fail: {error:?} ({ok} succeeded); events:\n{}",
-            drain(&mut log).await
-        );
-    }
-    assert!(ok > 0, "other connections were served while the slow reader read");
+    all_served(others, &mut log).await;
     w.shutdown().await;
 }
 
@@ -121,17 +125,7 @@ async fn a_reader_that_takes_nothing_is_reset_and_the_tunnel_goes_on() {
     let others = tokio::task::spawn_blocking(move || {
         keep_echoing(port, Instant::now() + Duration::from_secs(5))
     });
-    let (ok, error) = tokio::time::timeout(Duration::from_secs(60), others)
-        .await
-        .expect("the other connections end within a minute")
-        .expect("task");
-    if error.is_some() {
-        panic!(
-            "other connections fail: {error:?} ({ok} succeeded); events:\n{}",
-            drain(&mut log).await
-        );
-    }
-    assert!(ok > 0, "other connections were served after the stuck reader was reset");
+    all_served(others, &mut log).await;
     let (got, failed) = tokio::time::timeout(Duration::from_secs(60), stuck)
         .await
         .expect("the stuck reader ends within a minute")
