@@ -10,8 +10,6 @@
 //! does GOAWAY, a transport error or a protocol error.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -25,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use super::queue::{ByteQueue, EndReason, PushError, Room};
-use super::transport::{Reader, Transport, Writer};
+use super::queue::{ByteQueue, EndReason, PushError};
+use super::transport::{Reader, Transport};
 use super::{
     Chunk, Liveness, Opener, Protocol, STALL_LIMIT, STREAM_BUFFER, Stream, TunnelError, TunnelStats,
 };
@@ -76,22 +74,9 @@ struct Conn {
     local_fin_sent: bool,
 }
 
-/// A full stream that paused the tunnel: what did not fit, and until when it may wait.
-struct Stall {
-    data: StreamId,
-    chunk: Bytes,
-    fin: bool,
-    room: Room,
-    until: Instant,
-}
+mod flow;
 
-/// Resolves to whether the stalled reader took data in time; never, when nothing is stalled.
-async fn room_or_deadline(stall: Option<(Room, Instant)>) -> bool {
-    match stall {
-        Some((room, until)) => tokio::time::timeout_at(until, room.wait()).await.is_ok(),
-        None => std::future::pending().await,
-    }
-}
+use flow::{Stall, WriteState, room_or_deadline, written};
 
 /// The handle users hold; the session task does the work.
 #[derive(Debug)]
@@ -205,27 +190,6 @@ struct Task {
     stall: Option<Stall>,
 }
 
-/// A write of one batch in flight, polled by the session's loop beside the reading (a server
-/// slow to take our bytes never stops us reading its bytes, nor the reverse: one loop doing
-/// both in turn deadlocks when a paused stream and a pod echoing its input wait on each
-/// other). Polled in place, not handed to another task: a round trip costs no extra wake-up.
-type Writing = Pin<Box<dyn Future<Output = (Writer, std::io::Result<()>)> + Send>>;
-
-/// Where the writing half is: idle, or carrying a batch.
-enum WriteState {
-    Idle(Writer),
-    Busy(Writing),
-    Gone,
-}
-
-/// Resolves when the batch in flight is written; never, when none is.
-async fn written(state: &mut WriteState) -> (Writer, std::io::Result<()>) {
-    match state {
-        WriteState::Busy(w) => w.await,
-        WriteState::Idle(_) | WriteState::Gone => std::future::pending().await,
-    }
-}
-
 impl Task {
     async fn run(
         mut self,
@@ -252,23 +216,8 @@ impl Task {
         }
         // The batch in flight, a last one (the GOAWAY when we closed), then close.
         self.take_transmit();
-        let mut last = std::mem::take(&mut self.outgoing);
-        let finish = async move {
-            let writer = match write {
-                WriteState::Idle(w) => Some(w),
-                WriteState::Busy(w) => match w.await {
-                    (w, Ok(())) => Some(w),
-                    (_, Err(_)) => None,
-                },
-                WriteState::Gone => None,
-            };
-            if let Some(mut w) = writer
-                && w.send(&mut last).await.is_ok()
-            {
-                w.close().await;
-            }
-        };
-        let _closed = tokio::time::timeout(Duration::from_secs(1), finish).await;
+        let last = std::mem::take(&mut self.outgoing);
+        let _closed = tokio::time::timeout(Duration::from_secs(1), write.finish(last)).await;
     }
 
     /// Starts writing what is pending when the writer is idle.
@@ -276,17 +225,9 @@ impl Task {
         if self.outgoing.is_empty() {
             return;
         }
-        if let WriteState::Idle(_) = write {
-            let WriteState::Idle(mut writer) = std::mem::replace(write, WriteState::Gone) else {
-                return;
-            };
-            let mut batch = std::mem::take(&mut self.outgoing);
+        if write.start(&mut self.outgoing) {
             self.stats.add_out(self.outgoing_len);
             self.outgoing_len = 0;
-            *write = WriteState::Busy(Box::pin(async move {
-                let result = writer.send(&mut batch).await;
-                (writer, result)
-            }));
         }
     }
 
