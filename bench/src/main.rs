@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         tokio::select! {
             r = run(plan) => r,
             // Dropping `run` drops the world: children are killed, temp folders removed.
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            () = interrupted() => Err(anyhow::anyhow!("interrupted")),
         }
     });
     // Blocking measurement threads notice their peers are gone within their I/O timeouts.
@@ -63,6 +63,22 @@ async fn run(plan: Plan) -> anyhow::Result<results::Results> {
     let results = world.finish().await;
     ran?;
     Ok(results)
+}
+
+/// SIGINT or SIGTERM (a `timeout` or `kill` must not leave tetherd and the pods behind).
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 fn plan_line(p: &Plan) -> String {
