@@ -159,17 +159,16 @@ fn tree(procs: &[Stat], pid: i32) -> anyhow::Result<Vec<i32>> {
 
 /// This process's CPU seconds (user + system, every thread).
 pub fn self_cpu_seconds() -> f64 {
-    use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
-        let (user, sys) = (u.user_time(), u.system_time());
-        (user.tv_sec() + sys.tv_sec()) as f64 + (user.tv_usec() + sys.tv_usec()) as f64 / 1e6
-    })
+    rusage_seconds(nix::sys::resource::UsageWho::RUSAGE_SELF)
 }
 
 /// CPU seconds of every child this process has waited for (user + system).
 pub fn children_cpu_seconds() -> f64 {
-    use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |u| {
+    rusage_seconds(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+}
+
+fn rusage_seconds(who: nix::sys::resource::UsageWho) -> f64 {
+    nix::sys::resource::getrusage(who).map_or(0.0, |u| {
         let (user, sys) = (u.user_time(), u.system_time());
         (user.tv_sec() + sys.tv_sec()) as f64 + (user.tv_usec() + sys.tv_usec()) as f64 / 1e6
     })

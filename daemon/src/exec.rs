@@ -116,6 +116,19 @@ pub struct Process {
 /// Capacity of the input and output queues of a process.
 pub(crate) const QUEUE: usize = 64;
 
+/// The exit outcome the error channel's `status` carries; one that does not decode is a
+/// `ProtocolError`.
+fn exited(version: tether_wire::channel::Version, status: &[u8]) -> Ending {
+    let outcome = tether_wire::channel::decode_error_channel(version, status).unwrap_or_else(|e| {
+        ExitOutcome::Error {
+            reason: Some("ProtocolError".into()),
+            message: e.to_string(),
+            code: None,
+        }
+    });
+    Ending::Exited(outcome)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,19 @@ use tracing::Instrument as _;
 
 pub use config::Config;
 
+/// An error and its causes on one line: `outer: cause: root cause`.
+#[must_use]
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 use crate::cluster::ClusterFactory;
 use crate::cluster::kube::KubeFactory;
 use crate::forward::registry::Registry;

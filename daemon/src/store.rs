@@ -137,5 +137,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
 }
 
+/// Runs a store call off the async workers (sled blocks on disk). A panic in it becomes an
+/// I/O error of `action`.
+pub(crate) async fn blocking<T: Send + 'static>(
+    action: &'static str,
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(StoreError::Io { action, name: "*".into(), source: Box::new(std::io::Error::other(e)) })
+    })
+}
+
 #[cfg(test)]
 mod tests;

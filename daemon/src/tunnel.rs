@@ -13,6 +13,7 @@
 
 pub(crate) mod legacy;
 pub(crate) mod queue;
+mod silence;
 pub(crate) mod spdy;
 pub(crate) mod transport;
 

@@ -25,14 +25,7 @@ pub fn invalid(field: &str, error: &dyn std::fmt::Display) -> Status {
 
 /// Joins an error and its causes into one message.
 pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    crate::error_chain(e)
 }
 
 /// Maps a registry error: the table.

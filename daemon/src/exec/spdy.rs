@@ -5,10 +5,9 @@
 
 use std::collections::HashMap;
 
-use bytes::{Bytes, BytesMut};
-use tether_wire::channel::{ExitOutcome, Version, decode_error_channel};
+use bytes::Bytes;
+use tether_wire::channel::Version;
 use tether_wire::spdy::{Event, HeaderBlock, HeaderCompression, Role, Session, StreamId};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -17,9 +16,7 @@ use tracing::Instrument as _;
 
 use super::{Ending, Input, Output, Process, QUEUE, Request};
 use crate::tunnel::Liveness;
-use crate::tunnel::transport::BoxIo;
-
-const READ_CHUNK: usize = 64 * 1024;
+use crate::tunnel::transport::{BoxIo, Reader, Transport, Writer};
 
 /// The streams of one remote command.
 #[derive(Debug, Default)]
@@ -85,17 +82,12 @@ const BATCHES: usize = 8;
 /// Writes what the session produces. It runs next to the reading loop, so a server that is
 /// slow to take stdin never stops the output from being read (one loop doing both deadlocks
 /// on a `cat` of a large input).
-async fn write(
-    mut wr: WriteHalf<BoxIo>,
-    mut batches: mpsc::Receiver<Vec<Bytes>>,
-) -> std::io::Result<()> {
-    while let Some(batch) = batches.recv().await {
-        for chunk in batch {
-            wr.write_all(&chunk).await?;
-        }
-        wr.flush().await?;
+async fn write(mut wr: Writer, mut batches: mpsc::Receiver<Vec<Bytes>>) -> std::io::Result<()> {
+    while let Some(mut batch) = batches.recv().await {
+        wr.send(&mut batch).await?;
     }
-    wr.shutdown().await
+    wr.close().await;
+    Ok(())
 }
 
 impl Task {
@@ -105,7 +97,7 @@ impl Task {
         mut input_rx: mpsc::Receiver<Input>,
         cancel: CancellationToken,
     ) {
-        let (rd, wr) = tokio::io::split(io);
+        let (rd, wr) = Transport::raw(io).split();
         let (batch_tx, batch_rx) = mpsc::channel(BATCHES);
         let writer = write(wr, batch_rx);
         tokio::pin!(writer);
@@ -133,7 +125,7 @@ impl Task {
     /// Runs until the process ends; `None` when the client went away first.
     async fn serve(
         &mut self,
-        mut rd: ReadHalf<BoxIo>,
+        mut rd: Reader,
         batch_tx: &mpsc::Sender<Vec<Bytes>>,
         input_rx: &mut mpsc::Receiver<Input>,
     ) -> Option<Ending> {
@@ -141,7 +133,6 @@ impl Task {
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_pong = Instant::now();
         let mut pending: Vec<Bytes> = Vec::new();
-        let mut buf = BytesMut::new();
         loop {
             while let Some(chunk) = self.spdy.poll_transmit() {
                 pending.push(chunk);
@@ -151,11 +142,10 @@ impl Task {
                     Ok(permit) => permit.send(std::mem::take(&mut pending)),
                     Err(_) => return Some(Ending::Lost("the connection dropped".into())),
                 },
-                received = rd.read_buf(&mut buf) => match received {
-                    Ok(0) => return Some(Ending::Lost("the connection dropped".into())),
-                    Ok(_) => {
-                        self.spdy.receive(buf.split().freeze());
-                        buf.reserve(READ_CHUNK);
+                received = rd.recv() => match received {
+                    Ok(None) => return Some(Ending::Lost("the connection dropped".into())),
+                    Ok(Some(bytes)) => {
+                        self.spdy.receive(bytes);
                         match self.events(&mut last_pong).await {
                             Ok(None) => {}
                             Ok(Some(ending)) | Err(ending) => return Some(ending),
@@ -228,13 +218,7 @@ impl Task {
     }
 
     fn outcome(&self) -> Ending {
-        Ending::Exited(decode_error_channel(self.version, &self.status).unwrap_or_else(|e| {
-            ExitOutcome::Error {
-                reason: Some("ProtocolError".into()),
-                message: e.to_string(),
-                code: None,
-            }
-        }))
+        super::exited(self.version, &self.status)
     }
 
     fn ended_without_status(&self) -> Ending {

@@ -12,9 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
-use tether_wire::channel::{
-    ChannelCodec, ExitOutcome, Frame, MessageKind, TerminalSize, decode_error_channel, id,
-};
+use tether_wire::channel::{ChannelCodec, ExitOutcome, Frame, MessageKind, TerminalSize, id};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
@@ -262,11 +260,7 @@ fn closed(shared: &Shared, status: &[u8], code: Option<u16>) -> Ending {
     let stdin_closed = shared.stdin_closed.load(Ordering::SeqCst);
     match code {
         Some(1000) | None if !status.is_empty() || !version.has_json_status() => {
-            Ending::Exited(decode_error_channel(version, status).unwrap_or_else(|e| ExitOutcome::Error {
-                reason: Some("ProtocolError".into()),
-                message: e.to_string(),
-                code: None,
-            }))
+            super::exited(version, status)
         }
         Some(1000) | None if stdin_closed && !version.has_close() => Ending::Exited(ExitOutcome::Error {
             reason: Some("StdinClosed".into()),

@@ -18,7 +18,7 @@ use super::events::{Event, EventKind, LiveCounters, Status, now_ms};
 use super::spec::{ForwardSpec, SpecError};
 use super::state::{Counters, Desired, ForwardState, StoredForward};
 use super::supervisor::{self, Context, Shared};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, blocking};
 
 /// Errors of registry operations, each with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -127,18 +127,6 @@ pub struct Registry {
 }
 
 /// Runs a store call (which may wait for an fsync) off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(StoreError::Io {
-            action: "write",
-            name: "*".into(),
-            source: Box::new(std::io::Error::other(e)),
-        })
-    })
-}
-
 async fn bind(addr: SocketAddr) -> Result<Arc<TcpListener>, RegistryError> {
     TcpListener::bind(addr)
         .await
@@ -267,7 +255,7 @@ impl Registry {
             created_at,
         };
         let (store, record) = (self.store.clone(), stored.clone());
-        blocking(move || store.create_forward(&record)).await.map_err(|e| match e {
+        blocking("write", move || store.create_forward(&record)).await.map_err(|e| match e {
             StoreError::AlreadyExists(name) => RegistryError::AlreadyExists(name),
             other => RegistryError::Store(other),
         })?;
@@ -298,7 +286,9 @@ impl Registry {
             return Err(RegistryError::NotFound(name.to_owned()));
         }
         let (store, owned) = (self.store.clone(), name.to_owned());
-        blocking(move || store.delete_forward(&owned)).await.map_err(RegistryError::Store)?;
+        blocking("delete", move || store.delete_forward(&owned))
+            .await
+            .map_err(RegistryError::Store)?;
         if let Some(entry) = entries.remove(name) {
             entry.cancel.cancel();
         }
@@ -324,7 +314,9 @@ impl Registry {
         let mut stored = entry.stored();
         stored.desired = desired;
         let store = self.store.clone();
-        blocking(move || store.put_forward(&stored)).await.map_err(RegistryError::Store)?;
+        blocking("write", move || store.put_forward(&stored))
+            .await
+            .map_err(RegistryError::Store)?;
         // A resume also restarts a forward that failed.
         entry.desired_tx.send_replace(desired);
         Ok(entry.snapshot())

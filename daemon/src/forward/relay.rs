@@ -60,6 +60,8 @@ struct Shared {
     sent: AtomicU64,
     /// The client half-closed.
     finished: AtomicBool,
+    /// `log` is `None` for good: uploads skip its lock.
+    unlogged: AtomicBool,
     /// What was sent while nothing has come back; `None` once the pod answered or it grew past
     /// [`REPLAY_LIMIT`].
     log: Mutex<Option<(Vec<Bytes>, usize)>>,
@@ -68,10 +70,14 @@ struct Shared {
 impl Shared {
     fn record(&self, chunk: &Bytes) {
         self.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        if self.unlogged.load(Ordering::Relaxed) {
+            return;
+        }
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((chunks, size)) = log.as_mut() {
             if *size + chunk.len() > REPLAY_LIMIT {
                 *log = None;
+                self.unlogged.store(true, Ordering::Relaxed);
             } else {
                 *size += chunk.len();
                 chunks.push(chunk.clone());
@@ -81,6 +87,7 @@ impl Shared {
 
     fn answered(&self) {
         *self.log.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.unlogged.store(true, Ordering::Relaxed);
     }
 }
 

@@ -212,7 +212,8 @@ impl Supervisor {
                 ),
             }
             match self.connect_and_serve(&mut attempt).await {
-                Ok(()) => return,
+                // Cancelled or paused: the top of the loop tells which.
+                Ok(()) => continue,
                 Err(Fail::Final(r)) => {
                     self.active_tx.send_replace(None);
                     self.set_state(ForwardState::Failed { reason: r }, None, None);
@@ -236,7 +237,7 @@ impl Supervisor {
         }
     }
 
-    /// Resolves the target and keeps a tunnel up; returns only on a failure or cancellation.
+    /// Resolves the target and keeps a tunnel up; `Ok` when cancelled or paused.
     async fn connect_and_serve(&mut self, attempt: &mut u32) -> Result<(), Fail> {
         let spec = self.fwd.spec.clone();
         let cluster = self
@@ -249,11 +250,7 @@ impl Supervisor {
         let mut pods = cluster.watch_pods(&resolved.pods).await.map_err(Fail::from)?;
         loop {
             if self.cancel.is_cancelled() || *self.desired_rx.borrow() == Desired::Paused {
-                return if self.cancel.is_cancelled() {
-                    Ok(())
-                } else {
-                    Err(Fail::Retry(Reason::Other("paused".into())))
-                };
+                return Ok(());
             }
             let set = pods.borrow_and_update().clone();
             let chosen = match set {

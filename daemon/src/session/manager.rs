@@ -15,7 +15,7 @@ use tracing::Instrument as _;
 
 use super::runner::{self, Deps, Live};
 use super::{Kind, Phase, Record, Restart, Spec, new_id};
-use crate::store::StoreError;
+use crate::store::{self, StoreError};
 
 /// Output kept per session when the caller does not say.
 pub const DEFAULT_SCROLLBACK: usize = 1 << 20;
@@ -78,10 +78,7 @@ impl Manager {
     /// When the store cannot be read.
     pub async fn restore(&self) -> Result<usize, StoreError> {
         let store = self.deps.store.clone();
-        let records =
-            tokio::task::spawn_blocking(move || store.sessions()).await.map_err(|e| {
-                StoreError::Session { action: "read", id: "*".into(), source: Box::new(e) }
-            })??;
+        let records = store::blocking("read", move || store.sessions()).await?;
         let count = records.len();
         for mut record in records {
             let id = record.id.clone();
@@ -110,14 +107,8 @@ impl Manager {
 
     async fn save(&self, record: &Record) -> Result<(), SessionError> {
         let (store, copy) = (self.deps.store.clone(), record.clone());
-        tokio::task::spawn_blocking(move || store.put_session(&copy))
+        store::blocking("write", move || store.put_session(&copy))
             .await
-            .map_err(|e| StoreError::Session {
-                action: "write",
-                id: record.id.clone(),
-                source: Box::new(e),
-            })
-            .and_then(|saved| saved)
             .map_err(|e| SessionError::Store(record.id.clone(), e))
     }
 
@@ -191,14 +182,8 @@ impl Manager {
         if live.summary().phase.ended() && live.finished.is_cancelled() {
             let store = self.deps.store.clone();
             let key = id.to_owned();
-            tokio::task::spawn_blocking(move || store.delete_session(&key))
+            store::blocking("delete", move || store.delete_session(&key))
                 .await
-                .map_err(|e| StoreError::Session {
-                    action: "delete",
-                    id: id.to_owned(),
-                    source: Box::new(e),
-                })
-                .and_then(|deleted| deleted)
                 .map_err(|e| SessionError::Store(id.to_owned(), e))?;
             self.map().remove(id);
             return Ok(live.summary());

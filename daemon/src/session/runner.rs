@@ -150,8 +150,7 @@ impl Runner {
 
     async fn persist(&self) {
         let (store, record) = (self.deps.store.clone(), self.live.record());
-        let saved = tokio::task::spawn_blocking(move || store.put_session(&record)).await;
-        if let Ok(Err(e)) = saved {
+        if let Err(e) = crate::store::blocking("write", move || store.put_session(&record)).await {
             tracing::warn!(error = %e, "failed to save a session");
         }
     }

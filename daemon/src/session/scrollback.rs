@@ -110,15 +110,18 @@ impl Scrollback {
     #[must_use]
     pub fn tail(&self, n: usize) -> Vec<u8> {
         let inner = self.lock();
-        let mut out = Vec::new();
-        for piece in inner.pieces.iter().rev() {
-            if out.len() >= n {
+        // Find the first piece (and where in it) the tail starts, then copy forward once.
+        let (mut first, mut skip, mut len) = (inner.pieces.len(), 0, 0);
+        for (i, piece) in inner.pieces.iter().enumerate().rev() {
+            if len >= n {
                 break;
             }
-            let take = (n - out.len()).min(piece.data.len());
-            let mut chunk = piece.data[piece.data.len() - take..].to_vec();
-            chunk.extend_from_slice(&out);
-            out = chunk;
+            let take = (n - len).min(piece.data.len());
+            (first, skip, len) = (i, piece.data.len() - take, len + take);
+        }
+        let mut out = Vec::with_capacity(len);
+        for piece in inner.pieces.iter().skip(first) {
+            out.extend_from_slice(&piece.data[std::mem::take(&mut skip)..]);
         }
         out
     }

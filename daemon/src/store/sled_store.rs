@@ -9,7 +9,6 @@
 //! store that sled cannot open or whose records do not decode is moved aside whole to
 //! `<dir>.corrupt-<unix-seconds>` (with a warning naming both paths) before a fresh one starts.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -65,7 +64,7 @@ impl SledStore {
             Err(OpenProblem::Fatal(e)) => return Err(e),
             Err(OpenProblem::Corrupt(cause)) => cause,
         };
-        let reason = error_chain(&*reason);
+        let reason = crate::error_chain(&*reason);
         let aside = move_aside(dir, &reason)?;
         tracing::warn!(
             store = %dir.display(),
@@ -238,16 +237,6 @@ struct MoveAsideError {
     source: std::io::Error,
 }
 
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
-}
-
 fn open_error(dir: &Path, source: BoxError) -> StoreError {
     StoreError::Open { path: dir.display().to_string(), source }
 }
@@ -322,6 +311,10 @@ impl Store for SledStore {
                 return Ok(());
             };
             let mut record = decode(name.as_bytes(), &old)?;
+            if record.counters == *counters {
+                // An idle forward: nothing to write (and no flush every 10 s).
+                return Ok(());
+            }
             record.counters = *counters;
             let new = encode(&record)?;
             let swapped = self

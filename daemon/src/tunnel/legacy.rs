@@ -13,13 +13,13 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tether_wire::portforward::{self, ClientDecoder, ClientEvent};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use super::queue::{ByteQueue, EndReason, PushError};
+use super::silence::Silence;
 use super::transport::Ws;
 use super::{
     Chunk, Liveness, Opener, PodSender, Protocol, STREAM_BUFFER, Stream, TunnelError, TunnelStats,
@@ -153,33 +153,31 @@ async fn read(
     liveness: Liveness,
 ) -> Option<EndReason> {
     let Ok(mut decoder) = ClientDecoder::new(&[port]) else { return tunnel("bad port") };
-    let mut last_pong = Instant::now();
+    let mut silence = Silence::new(liveness.deadline);
     let mut pending: Option<Bytes> = None;
     let room = to_local.room();
     loop {
         let reading = pending.is_none();
         tokio::select! {
             () = room.wait(), if !reading => {
-                last_pong = Instant::now();
+                silence.heard();
                 if let Some(data) = pending.take() {
-                    match to_local.push(Chunk::Data(data.clone())) {
-                        Ok(()) => {}
-                        Err(PushError::Full) => pending = Some(data),
-                        Err(PushError::Gone) => return Some(EndReason::Reset),
-                    }
+                    pending = match deliver(to_local, data) {
+                        Ok(rest) => rest,
+                        Err(why) => return Some(why),
+                    };
                 }
             }
             msg = source.next(), if reading => match msg {
                 Some(Ok(Message::Binary(b))) => {
-                    last_pong = Instant::now();
+                    silence.heard();
                     stats.add_in(b.len());
                     match decoder.decode(b) {
                         Ok(Some(ClientEvent::Data { data, .. })) => {
-                            match to_local.push(Chunk::Data(data.clone())) {
-                                Ok(()) => {}
-                                Err(PushError::Full) => pending = Some(data),
-                                Err(PushError::Gone) => return Some(EndReason::Reset),
-                            }
+                            pending = match deliver(to_local, data) {
+                        Ok(rest) => rest,
+                        Err(why) => return Some(why),
+                    };
                         }
                         Ok(Some(ClientEvent::Error { message, .. })) => {
                             return Some(EndReason::Remote(String::from_utf8_lossy(&message).into_owned()));
@@ -188,7 +186,7 @@ async fn read(
                         Err(e) => return tunnel(&e.to_string()),
                     }
                 }
-                Some(Ok(Message::Pong(_))) => last_pong = Instant::now(),
+                Some(Ok(Message::Pong(_))) => silence.answered(),
                 Some(Ok(Message::Close(_))) | None => {
                     let _gone = to_local.push(Chunk::Fin);
                     return None;
@@ -198,10 +196,18 @@ async fn read(
             },
             // At the deadline exactly; a connection paused for its reader reads nothing on
             // purpose (and its reader is alive).
-            () = tokio::time::sleep_until(last_pong + liveness.deadline), if reading => {
-                return tunnel("no answer to pings");
-            }
+            () = silence.expired(), if reading => return tunnel("no answer to pings"),
         }
+    }
+}
+
+/// Queues `data` for the local reader: `Ok(Some(data))` back when its queue is full (the
+/// connection then waits for room), `Err(Reset)` with the reader gone.
+fn deliver(to_local: &ByteQueue, data: Bytes) -> Result<Option<Bytes>, EndReason> {
+    match to_local.push(Chunk::Data(data.clone())) {
+        Ok(()) => Ok(None),
+        Err(PushError::Full) => Ok(Some(data)),
+        Err(PushError::Gone) => Err(EndReason::Reset),
     }
 }
 

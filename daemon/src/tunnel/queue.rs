@@ -255,6 +255,7 @@ mod tests {
         let reader = tokio::spawn(async move { rx.recv().await });
         tokio::task::yield_now().await;
         tx.push(Chunk::Fin).expect("fits");
-        assert_eq!(reader.await.expect("task"), Some(Chunk::Fin));
+        let woke = tokio::time::timeout(std::time::Duration::from_secs(5), reader).await;
+        assert_eq!(woke.expect("woken, not hanging").expect("task"), Some(Chunk::Fin));
     }
 }

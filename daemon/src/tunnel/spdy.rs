@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use super::queue::{ByteQueue, EndReason, PushError};
+use super::silence::Silence;
 use super::transport::{Reader, Transport};
 use super::{
     Chunk, Liveness, Opener, Protocol, STALL_LIMIT, STREAM_BUFFER, Stream, TunnelError, TunnelStats,
@@ -119,8 +120,7 @@ impl SpdyTunnel {
             ctl_tx: ctl_tx.clone(),
             stats: stats.clone(),
             liveness,
-            last_pong: Instant::now(),
-            probe_until: None,
+            silence: Silence::new(liveness.deadline),
             outgoing: Vec::new(),
             outgoing_len: 0,
             stall: None,
@@ -181,8 +181,7 @@ struct Task {
     ctl_tx: mpsc::UnboundedSender<Cmd>,
     stats: Arc<TunnelStats>,
     liveness: Liveness,
-    last_pong: Instant,
-    probe_until: Option<Instant>,
+    silence: Silence,
     /// Frames produced and not yet handed to the writer, and their size.
     outgoing: Vec<Bytes>,
     outgoing_len: usize,
@@ -262,7 +261,7 @@ impl Task {
                 received = reader.recv(), if reading => match received {
                     Ok(Some(bytes)) => {
                         // Any bytes prove the server alive (a PONG may queue behind data).
-                        self.last_pong = Instant::now();
+                        self.silence.heard();
                         self.stats.add_in(bytes.len());
                         self.spdy.receive(bytes);
                         self.events()
@@ -287,8 +286,8 @@ impl Task {
                 // Exactly at the deadline, not at the next ping: a blackhole is noticed at most
                 // `deadline` after the last sign of life. A paused tunnel reads nothing on
                 // purpose; the stall has its own limit.
-                () = tokio::time::sleep_until(self.dead_at()), if reading => Err(format!(
-                    "no answer to pings for {:?}", Instant::now() - self.last_pong
+                () = self.silence.expired(), if reading => Err(format!(
+                    "no answer to pings for {:?}", self.silence.silent_for()
                 )),
                 () = dead.cancelled() => Err("closed".to_owned()),
             };
@@ -314,7 +313,7 @@ impl Task {
     fn resume(&mut self, ready: bool) -> Result<(), String> {
         let Some(stall) = self.stall.take() else { return Ok(()) };
         // Pongs queued behind the paused bytes could not be read, and data came just before.
-        self.last_pong = Instant::now();
+        self.silence.heard();
         if ready {
             self.data(stall.data, stall.chunk, stall.fin);
         } else if self.conns.contains_key(&stall.data) {
@@ -322,13 +321,6 @@ impl Task {
             self.kill(stall.data, EndReason::SlowReader);
         }
         self.events()
-    }
-
-    /// When the tunnel counts as dead: `deadline` after the last sign of life, or the end of a
-    /// probe (after a wake from sleep) that only a PONG answers.
-    fn dead_at(&self) -> Instant {
-        let quiet = self.last_pong + self.liveness.deadline;
-        self.probe_until.map_or(quiet, |p| p.min(quiet))
     }
 
     fn command(&mut self, cmd: Cmd) -> Result<(), String> {
@@ -354,7 +346,7 @@ impl Task {
                 }
             }
             Cmd::Probe { deadline } => {
-                self.probe_until = Some(Instant::now() + deadline);
+                self.silence.probe(deadline);
                 self.spdy.ping();
             }
             Cmd::Close => return Err("closed".to_owned()),
@@ -399,8 +391,7 @@ impl Task {
                 Event::Data { stream_id, data, fin } => self.data(stream_id, data, fin),
                 Event::Reset { stream_id, .. } => self.reset(stream_id),
                 Event::Pong { .. } => {
-                    self.last_pong = Instant::now();
-                    self.probe_until = None;
+                    self.silence.answered();
                 }
                 Event::GoAway { .. } => return Err("the server sent GOAWAY".to_owned()),
                 Event::StreamReplied { .. }

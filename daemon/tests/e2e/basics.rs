@@ -134,3 +134,23 @@ async fn bad_input_gets_invalid_argument_and_changes_nothing() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     w.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_forward_serves_again_after_resume() {
+    let mut w = World::start("pause", Options::default()).await;
+    let port = w.forward("echo", "svc/echo", &[":70"]).await;
+    let name = || "echo".to_owned();
+    w.client.forwards.pause_forward(pb::PauseForwardRequest { name: name() }).await.expect("pause");
+    w.wait_phase("echo", Duration::from_secs(10), |s| s.phase() == pb::Phase::Paused).await;
+    w.client
+        .forwards
+        .resume_forward(pb::ResumeForwardRequest { name: name() })
+        .await
+        .expect("resume");
+    w.wait_phase("echo", Duration::from_secs(15), |s| s.phase() == pb::Phase::Ready).await;
+    let data = payload(8, 4096);
+    let d = data.clone();
+    let back = tokio::task::spawn_blocking(move || echo_exact(port, &d)).await.expect("task");
+    assert_eq!(back.expect("echo after resume"), data);
+    w.shutdown().await;
+}

@@ -189,14 +189,15 @@ async fn a_tty_session_gets_its_size_and_resizes() {
     a.send(attach_request::Kind::Resize(pb::TerminalSize { width: 132, height: 43 })).await;
     a.type_line("stty size").await;
     a.read_until("43 132", SECS_30).await;
-    // A graceful kill says `exit` first: the shell ends by itself.
+    // A graceful kill says `exit` first: the shell ends by itself. Only a shell that runs its
+    // EXIT trap prints `bye-42` (the echoed command line shows `$((6*7))`, not 42).
+    a.type_line("trap 'echo bye-$((6*7))' EXIT; echo armed-$((1+1))").await;
+    a.read_until("armed-2", SECS_30).await;
     let req = pb::KillSessionRequest { id: s.id.clone(), graceful: true };
     w.client.sessions.kill_session(req).await.expect("kill");
     a.read_to_end(SECS_30).await;
-    assert!(
-        String::from_utf8_lossy(&a.live).contains("exit"),
-        "{:?}",
-        String::from_utf8_lossy(&a.live)
-    );
+    let live = String::from_utf8_lossy(&a.live);
+    assert!(live.contains("exit"), "{live:?}");
+    assert!(live.contains("bye-42"), "the shell exited by itself: {live:?}");
     w.shutdown().await;
 }
