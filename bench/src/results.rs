@@ -126,7 +126,11 @@ pub struct Results {
     pub kubectl_memory: Option<Memory>,
     pub conns: Option<Conns>,
     pub drops: Vec<Recovery>,
+    /// Under the kubelet-with-containerd order: a refused connection's data stream closes
+    /// before the error text comes.
     pub pod_kill: BTreeMap<WayKind, PodKill>,
+    /// tetherd again, with the error text before the resets (the other order servers use).
+    pub pod_kill_error_first: Option<PodKill>,
     pub slow_reader: BTreeMap<WayKind, SlowReader>,
     /// From a new pod turning Ready to a held connection being served through it.
     pub pod_ready: Option<Duration>,

@@ -84,6 +84,10 @@ struct ServeArgs {
     /// Send SPDY header blocks uncompressed (zlib stored blocks), as tetherd does.
     #[arg(long)]
     stored_spdy_headers: bool,
+    /// End a failed port-forward connection with its error text first, then resets, instead
+    /// of the kubelet-with-containerd order (the data stream's close first, then the text).
+    #[arg(long)]
+    portforward_error_first: bool,
     /// Milliseconds before a controller replaces a deleted pod.
     #[arg(long, default_value_t = 500)]
     recreate_delay_ms: u64,
@@ -123,8 +127,17 @@ enum FaultCmd {
     Ready { name: String },
     /// Milliseconds before controllers replace deleted pods.
     RecreateDelay { millis: u64 },
+    /// How failed port-forward connections end: `data-close-first` (the kubelet with
+    /// containerd) or `error-first`.
+    PortForwardErrors { order: ErrorOrderArg },
     /// Remove latency, bandwidth limits and upgrade rejection.
     Clear,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ErrorOrderArg {
+    DataCloseFirst,
+    ErrorFirst,
 }
 
 impl FaultCmd {
@@ -143,6 +156,12 @@ impl FaultCmd {
             Self::NotReady { name } => Fault::SetReady { namespace, name, ready: false },
             Self::Ready { name } => Fault::SetReady { namespace, name, ready: true },
             Self::RecreateDelay { millis } => Fault::RecreateDelay { millis },
+            Self::PortForwardErrors { order } => Fault::PortForwardErrors {
+                order: match order {
+                    ErrorOrderArg::DataCloseFirst => crate::PortForwardErrorOrder::DataCloseFirst,
+                    ErrorOrderArg::ErrorFirst => crate::PortForwardErrorOrder::ErrorFirst,
+                },
+            },
             Self::Clear => Fault::Clear,
         }
     }
@@ -239,6 +258,9 @@ async fn serve(args: ServeArgs, exe: PathBuf, prefix: Vec<String>) -> Result<(),
     };
     config.old_cluster = args.old_cluster;
     config.stored_spdy_headers = args.stored_spdy_headers;
+    if args.portforward_error_first {
+        config.portforward_error_order = crate::config::PortForwardErrorOrder::ErrorFirst;
+    }
     config.recreate_delay = Duration::from_millis(args.recreate_delay_ms);
     config.state_dir = args.state_dir;
     config.kubeconfig_out = Some(args.kubeconfig_out.clone());

@@ -59,6 +59,8 @@ pub struct Cluster {
     pub(crate) tracker: TaskTracker,
     pub(crate) cancel: CancellationToken,
     pub(crate) recreate_delay: std::sync::Mutex<Duration>,
+    /// How failed port-forward connections end (see [`crate::Fault::PortForwardErrors`]).
+    pub(crate) error_order: std::sync::Mutex<crate::PortForwardErrorOrder>,
     /// Streaming (upgrade) requests received, accepted or not.
     pub(crate) upgrades: std::sync::atomic::AtomicU64,
     state_dir: PathBuf,
@@ -193,6 +195,7 @@ impl TestCluster {
             faults: Faults::default(),
             store: Store::new(),
             recreate_delay: std::sync::Mutex::new(config.recreate_delay),
+            error_order: std::sync::Mutex::new(config.portforward_error_order),
             upgrades: std::sync::atomic::AtomicU64::new(0),
             config,
             auth,

@@ -18,6 +18,21 @@ pub enum AuthMode {
     Exec,
 }
 
+/// In which order a kubelet ends a port-forward connection's two SPDY streams when forwarding
+/// fails (the pod's port refused, or a read from it failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortForwardErrorOrder {
+    /// As the kubelet does with containerd: containerd's port-forward closes the data stream
+    /// (FIN) as it returns, and only then does the kubelet write the error text on the error
+    /// stream and close it (FIN). `pkg/kubelet/cri/streaming/portforward/httpstream.go`.
+    #[default]
+    DataCloseFirst,
+    /// The error text first, then both streams reset: what the fake server behind the captured
+    /// kubectl vectors did (`portforward-ws-tunnel-error.jsonl`).
+    ErrorFirst,
+}
+
 /// Options for one emulated cluster.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -31,6 +46,8 @@ pub struct Config {
     /// Send SPDY header blocks as zlib stored blocks, as tetherd does, instead of deflating
     /// them as the kubelet does; real kubectl reading these proves spdystream accepts them.
     pub stored_spdy_headers: bool,
+    /// How a failed port-forward connection's streams end.
+    pub portforward_error_order: PortForwardErrorOrder,
     /// Delay before a controller replaces a deleted pod.
     pub recreate_delay: Duration,
     /// How long a deleted pod's processes get after SIGTERM before SIGKILL.
@@ -66,6 +83,7 @@ impl Config {
             auth: AuthMode::Token,
             old_cluster: false,
             stored_spdy_headers: false,
+            portforward_error_order: PortForwardErrorOrder::default(),
             recreate_delay: Duration::from_millis(500),
             grace_period: Duration::from_secs(2),
             state_dir: None,

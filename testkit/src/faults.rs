@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 pub(crate) use io::{FaultyIo, Shaping};
 
 use crate::cluster::Cluster;
+use crate::config::PortForwardErrorOrder;
 use crate::store::{Resource, StoreError};
 
 /// Something to break (or mend) in the emulated cluster.
@@ -84,6 +85,11 @@ pub enum Fault {
     RecreateDelay {
         /// Milliseconds.
         millis: u64,
+    },
+    /// Change how a failed port-forward connection's streams end from now on.
+    PortForwardErrors {
+        /// The order.
+        order: PortForwardErrorOrder,
     },
     /// Remove latency, bandwidth limits and upgrade rejection.
     Clear,
@@ -258,6 +264,10 @@ pub(crate) async fn apply(cluster: &Arc<Cluster>, fault: Fault) -> Result<FaultR
         Fault::RecreateDelay { millis } => {
             *cluster.recreate_delay.lock().unwrap_or_else(PoisonError::into_inner) =
                 Duration::from_millis(millis);
+            0
+        }
+        Fault::PortForwardErrors { order } => {
+            *cluster.error_order.lock().unwrap_or_else(PoisonError::into_inner) = order;
             0
         }
     };

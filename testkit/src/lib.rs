@@ -29,5 +29,5 @@ pub mod workload;
 mod cluster;
 
 pub use cluster::{Cluster, StartError, TestCluster};
-pub use config::{AuthMode, Config};
+pub use config::{AuthMode, Config, PortForwardErrorOrder};
 pub use faults::{Fault, FaultError};

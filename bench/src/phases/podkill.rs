@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tether_proto::pb;
-use tether_testkit::Fault;
+use tether_testkit::{Fault, PortForwardErrorOrder};
 
 use crate::args::WayKind;
 use crate::conn::Dialer;
@@ -34,6 +34,17 @@ pub async fn run(w: &mut World) -> anyhow::Result<()> {
         result.note = format!("forward {:?} on {}", now.phase(), now.pod);
         note(w, WayKind::Tetherd, &result);
         w.results.pod_kill.insert(WayKind::Tetherd, result);
+        // Again with the error text before the resets, on the pod serving now.
+        eprintln!("bench: pod kill through tetherd, error text first ...");
+        w.inject(Fault::PortForwardErrors { order: PortForwardErrorOrder::ErrorFirst }).await?;
+        let (status, _) =
+            w.tetherd.wait_status("echo", Duration::from_secs(30), RETRY, ready).await?;
+        let result = kill_under_load(w, port, &status.pod).await;
+        w.inject(Fault::PortForwardErrors { order: PortForwardErrorOrder::DataCloseFirst }).await?;
+        let mut result = result?;
+        result.note = "error text first".to_owned();
+        note(w, WayKind::Tetherd, &result);
+        w.results.pod_kill_error_first = Some(result);
     }
     if w.plan.uses(WayKind::Kubectl) {
         eprintln!("bench: pod kill through kubectl ...");

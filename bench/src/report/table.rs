@@ -193,6 +193,10 @@ fn other_rows(r: &Results) -> Vec<Row> {
         }
         rows.push(row);
     }
+    if let Some(k) = &r.pod_kill_error_first {
+        let text = format!("{} of {}", k.failed, k.ok + k.failed);
+        rows.push(Row::new("… the same, error text before the resets").cell(t, Some(text)));
+    }
     if let Some(d) = r.pod_ready {
         rows.push(Row::new("new pod Ready to first use").cell(t, Some(dur(d))));
     }

@@ -64,13 +64,21 @@ pub fn evaluate(r: &Results) -> Vec<Target> {
         target("a slow reader's download completes (not in the issue)", slow(r)),
         target("exec `cat` throughput ≥ kubectl (issue 4)", exec_throughput(r)),
         target("exec `-- true` p50 clearly below kubectl, ≤ 0.5× (issue 4)", exec_start(r)),
-        target(
-            "zero refused connections across a pod kill",
-            r.pod_kill
-                .get(&WayKind::Tetherd)
-                .map(|p| (p.failed == 0, format!("{} of {} failed", p.failed, p.ok + p.failed))),
-        ),
+        target("zero refused connections across a pod kill", pod_kill(r)),
     ]
+}
+
+/// Both stream orders: the kubelet's (data stream closed before the error) and error first.
+fn pod_kill(r: &Results) -> Option<(bool, String)> {
+    let kubelet = r.pod_kill.get(&WayKind::Tetherd)?;
+    let count = |p: &crate::results::PodKill| format!("{} of {} failed", p.failed, p.ok + p.failed);
+    let mut text = format!("kubelet order {}", count(kubelet));
+    let mut met = kubelet.failed == 0;
+    if let Some(p) = &r.pod_kill_error_first {
+        text.push_str(&format!(", error first {}", count(p)));
+        met &= p.failed == 0;
+    }
+    Some((met, text))
 }
 
 fn exec_throughput(r: &Results) -> Option<(bool, String)> {

@@ -9,7 +9,7 @@
 //! `Liveness::interval`; no PING answered within `Liveness::deadline` kills the tunnel, and so
 //! does GOAWAY, a transport error or a protocol error.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -73,11 +73,42 @@ struct Conn {
     to_local: ByteQueue,
     error_text: Vec<u8>,
     local_fin_sent: bool,
+    /// The pod sent at least one byte on the data stream.
+    delivered: bool,
+    /// The server ended the error stream (FIN or reset).
+    error_done: bool,
+    /// The data stream ended before any byte and before the error stream did: its FIN waits
+    /// for the error stream (see [`ERROR_GRACE`]).
+    held_fin: bool,
 }
+
+impl Conn {
+    fn new(error: StreamId, to_local: ByteQueue) -> Self {
+        Self {
+            error,
+            to_local,
+            error_text: Vec::new(),
+            local_fin_sent: false,
+            delivered: false,
+            error_done: false,
+            held_fin: false,
+        }
+    }
+}
+
+/// How long the FIN of a data stream that delivered nothing waits for its error stream.
+///
+/// containerd closes the data stream as its port-forward returns, and only then does the kubelet
+/// write the error ("... connect: connection refused") on the error stream and close it. Passed on
+/// at once, that FIN is an empty reply to the local client, and the refusal that follows comes
+/// too late to replay the connection on a Ready pod. So such a FIN waits until the error stream
+/// ends: with text, the connection was refused; without, it was a clean close. The kubelet closes
+/// the error stream right after the data stream; the grace only bounds a server that never does.
+pub(crate) const ERROR_GRACE: Duration = Duration::from_secs(1);
 
 mod flow;
 
-use flow::{Stall, WriteState, room_or_deadline, written};
+use flow::{Stall, WriteState, held_until, room_or_deadline, written};
 
 /// The handle users hold; the session task does the work.
 #[derive(Debug)]
@@ -124,6 +155,7 @@ impl SpdyTunnel {
             outgoing: Vec::new(),
             outgoing_len: 0,
             stall: None,
+            held: VecDeque::new(),
         };
         let (d, why) = (dead.clone(), death.clone());
         let span = tracing::debug_span!("tunnel", protocol = protocol.as_str());
@@ -187,6 +219,8 @@ struct Task {
     outgoing_len: usize,
     /// While `Some`, the tunnel is not read: a stream's reader must take data first.
     stall: Option<Stall>,
+    /// Data streams whose FIN waits for their error stream, oldest first, with their deadline.
+    held: VecDeque<(StreamId, Instant)>,
 }
 
 impl Task {
@@ -258,6 +292,7 @@ impl Task {
                     }
                 },
                 ready = room_or_deadline(stalled) => self.resume(ready),
+                () = held_until(self.held.front().map(|h| h.1)) => { self.release_expired(); Ok(()) }
                 received = reader.recv(), if reading => match received {
                     Ok(Some(bytes)) => {
                         // Any bytes prove the server alive (a PONG may queue behind data).
@@ -371,8 +406,7 @@ impl Task {
         self.spdy.finish(error).map_err(closed)?;
         let data = self.spdy.open_stream(&headers("data"), false).map_err(closed)?;
         let (to_local, from_pod) = ByteQueue::new(STREAM_BUFFER);
-        self.conns
-            .insert(data, Conn { error, to_local, error_text: Vec::new(), local_fin_sent: false });
+        self.conns.insert(data, Conn::new(error, to_local));
         self.stats.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let handle =
             StreamHandle { data, cmd_tx: self.cmd_tx.clone(), ctl_tx: self.ctl_tx.clone() };
@@ -404,6 +438,10 @@ impl Task {
 
     fn data(&mut self, id: StreamId, data: Bytes, fin: bool) {
         if let Some(conn) = self.conns.get_mut(&id) {
+            conn.delivered |= !data.is_empty();
+            // A FIN before any byte may be a refusal whose text is still to come.
+            let hold = fin && !conn.delivered && !conn.error_done;
+            let fin = fin && !hold;
             let pushed = if data.is_empty() {
                 Ok(())
             } else {
@@ -412,6 +450,10 @@ impl Task {
             let pushed =
                 pushed.and_then(|()| if fin { conn.to_local.push(Chunk::Fin) } else { Ok(()) });
             match pushed {
+                Ok(()) if hold => {
+                    conn.held_fin = true;
+                    self.held.push_back((id, Instant::now() + ERROR_GRACE));
+                }
                 Ok(()) => {}
                 Err(PushError::Full) => {
                     let (room, until) = (conn.to_local.room(), Instant::now() + STALL_LIMIT);
@@ -428,9 +470,42 @@ impl Task {
         // Text on an error stream: the kubelet could not forward this connection.
         if let Some((&data_id, conn)) = self.conns.iter_mut().find(|(_, c)| c.error == id) {
             conn.error_text.extend_from_slice(&data);
-            if fin && !conn.error_text.is_empty() {
-                let text = String::from_utf8_lossy(&conn.error_text).into_owned();
-                self.kill(data_id, EndReason::Remote(text));
+            if fin {
+                conn.error_done = true;
+                if !conn.error_text.is_empty() {
+                    let text = String::from_utf8_lossy(&conn.error_text).into_owned();
+                    self.kill(data_id, EndReason::Remote(text));
+                } else if conn.held_fin {
+                    self.release(data_id);
+                }
+            }
+        }
+    }
+
+    /// Passes on a held FIN: the error stream ended without text, or never ended in time.
+    fn release(&mut self, data: StreamId) {
+        let Some(conn) = self.conns.get_mut(&data) else { return };
+        if !std::mem::take(&mut conn.held_fin) {
+            return;
+        }
+        if conn.to_local.push(Chunk::Fin).is_err() {
+            self.kill(data, EndReason::Reset);
+            return;
+        }
+        self.maybe_forget(data);
+    }
+
+    /// Releases the held FINs whose grace is over.
+    fn release_expired(&mut self) {
+        let now = Instant::now();
+        while let Some(&(data, until)) = self.held.front() {
+            if until > now {
+                break;
+            }
+            self.held.pop_front();
+            if self.conns.get(&data).is_some_and(|c| c.held_fin) {
+                tracing::debug!(stream = data, "no end of the error stream: a clean close");
+                self.release(data);
             }
         }
     }
@@ -441,13 +516,15 @@ impl Task {
             self.spdy.reset(conn.error, RstStatus::CANCEL);
             return;
         }
-        let found = self
-            .conns
-            .iter()
-            .find(|(_, c)| c.error == id)
-            .map(|(d, c)| (*d, Self::reason(&c.error_text)));
-        if let Some((data_id, reason)) = found {
-            self.kill(data_id, reason);
+        let found = self.conns.iter_mut().find(|(_, c)| c.error == id).map(|(d, c)| {
+            c.error_done = true;
+            (*d, c.held_fin && c.error_text.is_empty(), Self::reason(&c.error_text))
+        });
+        match found {
+            // The data stream had ended cleanly; the error stream says nothing more.
+            Some((data_id, true, _)) => self.release(data_id),
+            Some((data_id, false, reason)) => self.kill(data_id, reason),
+            None => {}
         }
     }
 
@@ -471,10 +548,13 @@ impl Task {
 
     /// Forgets a connection once both directions have finished.
     fn maybe_forget(&mut self, data: StreamId) {
-        let done =
-            self.conns.get(&data).is_some_and(|c| c.local_fin_sent) && !self.spdy.is_open(data);
+        let done = self.conns.get(&data).is_some_and(|c| c.local_fin_sent && !c.held_fin)
+            && !self.spdy.is_open(data);
         if done {
             self.conns.remove(&data);
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

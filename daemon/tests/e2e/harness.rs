@@ -50,6 +50,7 @@ pub struct Options {
     pub liveness: tether_daemon::tunnel::Liveness,
     pub recreate_delay: Duration,
     pub hold: Duration,
+    pub error_order: tether_testkit::PortForwardErrorOrder,
 }
 
 impl Default for Options {
@@ -63,6 +64,7 @@ impl Default for Options {
             },
             recreate_delay: Duration::from_millis(300),
             hold: Duration::from_secs(30),
+            error_order: tether_testkit::PortForwardErrorOrder::default(),
         }
     }
 }
@@ -99,6 +101,7 @@ pub async fn start_cluster(opts: &Options) -> TestCluster {
     cc.old_cluster = opts.old_cluster;
     cc.auth = opts.auth;
     cc.recreate_delay = opts.recreate_delay;
+    cc.portforward_error_order = opts.error_order;
     cc.fixture
         .objects
         .extend(tether_testkit::fixture::Fixture::parse(ECHO).expect("fixture").objects);

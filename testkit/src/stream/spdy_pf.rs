@@ -1,9 +1,11 @@
 //! Port-forward over SPDY, raw or tunnelled, as the kubelet/CRI serves it (spec §6): stream
-//! pairs matched by `requestid`, one TCP connection per pair, error text on the error stream
-//! then RST on failure, FIN on both streams at a normal end.
+//! pairs matched by `requestid`, one TCP connection per pair, FIN on both streams at a normal
+//! end. On failure, as containerd and the kubelet order it by default: FIN on the data stream,
+//! then the error text, then FIN on the error stream (or, with the other
+//! [`PortForwardErrorOrder`], the text first and then RST on both).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -14,6 +16,7 @@ use tokio::time::Instant;
 
 use super::Session;
 use super::spdy::Transport;
+use crate::config::PortForwardErrorOrder;
 use crate::runtime::Pod;
 
 /// From a forwarding task to the session loop.
@@ -46,6 +49,7 @@ struct Loop {
     up_tx: mpsc::Sender<Up>,
     pairs: HashMap<String, Pair>,
     to_tasks: HashMap<StreamId, mpsc::Sender<Down>>,
+    cluster: Arc<crate::Cluster>,
 }
 
 pub(super) async fn serve(session: Session, mut transport: Transport) {
@@ -61,6 +65,7 @@ pub(super) async fn serve(session: Session, mut transport: Transport) {
         up_tx,
         pairs: HashMap::new(),
         to_tasks: HashMap::new(),
+        cluster: session.ctx.cluster.clone(),
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -196,9 +201,22 @@ impl Loop {
             }
             Up::Failed { data, error, text } => {
                 self.to_tasks.remove(&data);
-                let _gone = self.spdy.send_data(error, Bytes::from(text), false);
-                self.spdy.reset(data, RstStatus::CANCEL);
-                self.spdy.reset(error, RstStatus::CANCEL);
+                let order =
+                    *self.cluster.error_order.lock().unwrap_or_else(PoisonError::into_inner);
+                match order {
+                    // containerd's `defer stream.Close()`, then the kubelet's error text and its
+                    // deferred `errorStream.Close()`.
+                    PortForwardErrorOrder::DataCloseFirst => {
+                        let _gone = self.spdy.finish(data);
+                        let _gone = self.spdy.send_data(error, Bytes::from(text), false);
+                        let _gone = self.spdy.finish(error);
+                    }
+                    PortForwardErrorOrder::ErrorFirst => {
+                        let _gone = self.spdy.send_data(error, Bytes::from(text), false);
+                        self.spdy.reset(data, RstStatus::CANCEL);
+                        self.spdy.reset(error, RstStatus::CANCEL);
+                    }
+                }
             }
         }
     }

@@ -1,6 +1,12 @@
 //! `kubectl port-forward` to `pod/`, `svc/web` and `deploy/web`, each carrying 50 concurrent
 //! HTTP requests, over the WebSocket tunnel, over SPDY, and through the old-cluster fallback.
 
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use tether_testkit::PortForwardErrorOrder;
+
 use crate::harness::{Env, Kubectl, PortForward, concurrent_gets, modern, old};
 
 /// The port-forward cases, for one kubectl against one cluster.
@@ -47,4 +53,35 @@ fn old_cluster_forces_the_spdy_fallback() {
         "kubectl must have fallen back: {}",
         pf.log()
     );
+}
+
+/// A refused port under both stream orders: kubectl gives the local connection an empty reply
+/// and prints the kubelet's error, which shows it reads the text that follows a data stream's
+/// close (the kubelet-with-containerd order) as well as the text before the resets.
+#[test]
+fn a_refused_port_reports_the_kubelets_error_in_either_order() {
+    let Some(kubectl) = Kubectl::on_path() else { return };
+    for order in [PortForwardErrorOrder::DataCloseFirst, PortForwardErrorOrder::ErrorFirst] {
+        let env = Env::start(|c| c.portforward_error_order = order);
+        let pod = format!("pod/{}", env.web_pods()[0]);
+        // Nothing listens on port 9 in the pod.
+        let mut pf = PortForward::start(&kubectl, &env, &pod, "9");
+        let mut conn = TcpStream::connect(("127.0.0.1", pf.local_port)).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        let _sent = conn.write_all(b"GET / HTTP/1.0\r\n\r\n");
+        let mut reply = Vec::new();
+        // EOF or a reset: either way no byte came from the pod.
+        let _ended = conn.read_to_end(&mut reply);
+        assert!(reply.is_empty(), "{order:?}: {reply:?}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !pf.log().contains("connection refused") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let log = pf.log();
+        assert!(
+            log.contains("error forwarding port 9") && log.contains("connection refused"),
+            "{order:?}: kubectl printed the kubelet's error: {log}"
+        );
+        let _ended = pf.wait_exit(Duration::from_secs(5));
+    }
 }

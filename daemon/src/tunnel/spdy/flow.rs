@@ -1,6 +1,6 @@
-//! The two things that let a SPDY tunnel's session task read and write without one waiting on
-//! the other: a stream whose reader's queue is full (the tunnel pauses reading for it, with a
-//! deadline), and the write of one batch in flight.
+//! What lets a SPDY tunnel's session task read and write without one waiting on the other: a
+//! stream whose reader's queue is full (the tunnel pauses reading for it, with a deadline), the
+//! write of one batch in flight, and the deadline of a FIN held for its error stream.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +25,14 @@ pub(super) struct Stall {
 pub(super) async fn room_or_deadline(stall: Option<(Room, Instant)>) -> bool {
     match stall {
         Some((room, until)) => tokio::time::timeout_at(until, room.wait()).await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves at `until`; never, without one.
+pub(super) async fn held_until(until: Option<Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
         None => std::future::pending().await,
     }
 }
