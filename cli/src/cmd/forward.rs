@@ -37,15 +37,20 @@ pub async fn run(ctx: &Ctx, args: ForwardArgs) -> anyhow::Result<()> {
         request.set_timeout(wait + CALL_MARGIN);
     }
     let mut client = ctx.client().await?;
-    let forward = match client.forwards.create_forward(request).await {
+    let (forward, existed) = match client.forwards.create_forward(request).await {
         Ok(response) => {
-            response.into_inner().forward.context("tetherd answered without the forward")?
+            let response = response.into_inner();
+            let forward = response.forward.context("tetherd answered without the forward")?;
+            (forward, response.existed)
         }
         Err(status) => return Err(create_failure(&args, &status, wait).into()),
     };
     let view = ForwardView::from(&forward);
+    if existed {
+        eprintln!("note: forward {} already existed with this spec; nothing changed", view.name);
+    }
     if !args.wait {
-        return out::line(&created_line(&view));
+        return out::line(&forward_line(&view, existed));
     }
     let addresses = ready_addresses(&view, wait)?;
     out::text(&addresses.iter().map(|a| format!("{a}\n")).collect::<String>())
@@ -72,9 +77,8 @@ fn create_failure(args: &ForwardArgs, status: &tonic::Status, wait: Duration) ->
     let hint = match status.code() {
         Code::InvalidArgument => Some("see `tether forward --help`".to_owned()),
         Code::NotFound => Some(format!("check the target with `{}`", kubectl_get(args))),
-        Code::AlreadyExists => Some(format!(
-            "choose another --name, or remove the existing forward with `tether rm {name}`"
-        )),
+        // The daemon's message names the forward, the field that differs, and what to run.
+        Code::AlreadyExists => None,
         Code::PermissionDenied | Code::Unauthenticated => Some(format!(
             "check your access with `{}`",
             kubectl(args, "auth can-i create pods/portforward")
@@ -111,14 +115,16 @@ fn kubectl(args: &ForwardArgs, verb: &str) -> String {
     command
 }
 
-/// `forward NAME created: 127.0.0.1:5432 -> svc/db:5432[, ...]`.
+/// `forward NAME created: 127.0.0.1:5432 -> svc/db:5432[, ...]`, or `forward NAME: ...` for
+/// one that existed.
 #[must_use]
-pub fn created_line(view: &ForwardView) -> String {
+pub fn forward_line(view: &ForwardView, existed: bool) -> String {
     let mappings = view
         .mappings()
         .into_iter()
         .map(|(local, remote)| format!("{local} -> {}:{remote}", view.target));
-    format!("forward {} created: {}", view.name, mappings.collect::<Vec<_>>().join(", "))
+    let verb = if existed { "" } else { " created" };
+    format!("forward {}{verb}: {}", view.name, mappings.collect::<Vec<_>>().join(", "))
 }
 
 /// The local addresses of a Ready forward, or why it is not ready (exit code 4).

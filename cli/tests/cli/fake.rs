@@ -163,12 +163,21 @@ impl ForwardService for Service {
             spec.name = spec.target.rsplit('/').next().unwrap_or_default().to_owned();
         }
         let mut forwards = self.forwards();
-        if forwards.iter().any(|f| name_of(f) == spec.name) {
-            return Err(Status::already_exists(format!("forward {} already exists", spec.name)));
+        if let Some(existing) = forwards.iter().find(|f| name_of(f) == spec.name) {
+            if existing.spec.as_ref().is_some_and(|s| s.ports == spec.ports) {
+                let forward = Some(existing.clone());
+                return Ok(Response::new(pb::CreateForwardResponse { forward, existed: true }));
+            }
+            let name = &spec.name;
+            return Err(Status::already_exists(format!(
+                "failed to create forward {name:?}: a forward of that name exists with \
+                 spec.ports {:?}; remove it first (`tether rm {name}`) or choose another name",
+                existing.spec.as_ref().map(|s| s.ports.clone()).unwrap_or_default()
+            )));
         }
         let forward = create(spec, request.wait_ready);
         forwards.push(forward.clone());
-        Ok(Response::new(pb::CreateForwardResponse { forward: Some(forward) }))
+        Ok(Response::new(pb::CreateForwardResponse { forward: Some(forward), existed: false }))
     }
 
     async fn get_forward(

@@ -74,13 +74,20 @@ async fn forwards_are_created_listed_and_removed() {
     let out = tether(s, &["forward", "deploy/web", "8080:80", "--wait", "--timeout", "5s"]).await;
     assert_eq!((code(&out), stdout(&out).as_str()), (0, "127.0.0.1:8080\n"), "{}", stderr(&out));
 
-    let out = tether(s, &["forward", "svc/db", "5432"]).await;
-    assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("forward db already exists; choose another --name"),
-        "{}",
-        stderr(&out)
+    // The same spec again: the forward as it is, and a note.
+    let out = tether(s, &["forward", "svc/db", "5432", "-n", "shop"]).await;
+    assert_eq!(
+        (code(&out), stdout(&out).as_str()),
+        (0, "forward db: 127.0.0.1:5432 -> svc/db:5432\n")
     );
+    assert!(stderr(&out).contains("forward db already existed"), "{}", stderr(&out));
+
+    // Another spec under the name: the daemon's message, with its one piece of advice.
+    let out = tether(s, &["forward", "svc/db", "5433"]).await;
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("a forward of that name exists with spec.ports"), "{err}");
+    assert_eq!(err.matches("tether rm").count(), 1, "one hint: {err}");
 
     let out = tether(s, &["ls"]).await;
     let text = stdout(&out);

@@ -71,7 +71,8 @@ async fn forward_ls_bad_input_rm_and_stop_against_the_real_daemon() {
     )
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let address = text(&out.stdout).trim().to_owned();
+    let first = text(&out.stdout).trim().to_owned();
+    let address = first.clone();
     let body = tokio::task::spawn_blocking(move || {
         let mut tcp = std::net::TcpStream::connect(&address).expect("connect");
         tcp.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
@@ -83,6 +84,52 @@ async fn forward_ls_bad_input_rm_and_stop_against_the_real_daemon() {
     .await
     .expect("task");
     assert!(body.starts_with("HTTP/1.0 200") && body.contains("web-"), "{body}");
+
+    // The same forward again, as a script or an IDE would: the same address, and a note.
+    let again = [
+        "forward",
+        "svc/web",
+        ":80",
+        "--kubeconfig",
+        &kubeconfig,
+        "-n",
+        "default",
+        "--name",
+        "web",
+        "--wait",
+    ];
+    let out = run(dir, &daemon, &again).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), first, "the same local address");
+    assert!(text(&out.stderr).contains("already existed"), "{}", text(&out.stderr));
+    // The same name with another port: refused, naming the field, with one hint that names
+    // the forward (not the target).
+    let other = [
+        "forward",
+        "svc/web",
+        ":81",
+        "--kubeconfig",
+        &kubeconfig,
+        "-n",
+        "default",
+        "--name",
+        "web",
+    ];
+    let out = run(dir, &daemon, &other).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("spec.ports :80, not :81"), "{err}");
+    assert_eq!(err.matches("tether rm").count(), 1, "{err}");
+    assert!(err.contains("tether rm web`"), "{err}");
+    // Without a name, twice: the derived name, no error.
+    for _ in 0..2 {
+        let unnamed = ["forward", "svc/web", ":80", "--kubeconfig", &kubeconfig, "-n", "default"];
+        let out = run(dir, &daemon, &unnamed).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with("forward svc-web-80"), "{}", text(&out.stdout));
+    }
+    let out = run(dir, &daemon, &["rm", "svc-web-80"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
 
     let before = run(dir, &daemon, &["ls", "-o", "json"]).await;
     assert!(text(&before.stdout).contains("\"web\""), "{}", text(&before.stdout));

@@ -36,7 +36,7 @@ pub fn registry(e: &RegistryError) -> (Status, Fault) {
         RegistryError::Invalid(spec) => {
             (Status::invalid_argument(spec_field(spec, &message)), Fault::Caller)
         }
-        RegistryError::AlreadyExists(_) => (Status::already_exists(message), Fault::Caller),
+        RegistryError::AlreadyExists { .. } => (Status::already_exists(message), Fault::Caller),
         RegistryError::NotFound(_) => (Status::not_found(message), Fault::Caller),
         RegistryError::Bind { .. } => {
             (Status::new(Code::FailedPrecondition, message), Fault::Environment)

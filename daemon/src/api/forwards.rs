@@ -47,8 +47,9 @@ impl ForwardService for Forwards {
         let req = request.into_inner();
         let spec = convert::spec(req.spec)?;
         let registry = &self.0.registry;
-        let mut snapshot =
+        let created =
             registry.create(spec).await.map_err(|e| errors::report(errors::registry(&e)))?;
+        let (mut snapshot, existed) = (created.snapshot, created.existed);
         if req.wait_ready {
             let timeout = Duration::from_millis(if req.wait_timeout_ms == 0 {
                 30_000
@@ -60,7 +61,8 @@ impl ForwardService for Forwards {
                 .await
                 .map_err(|e| errors::report(errors::registry(&e)))?;
         }
-        Ok(Response::new(pb::CreateForwardResponse { forward: Some(convert::forward(&snapshot)) }))
+        let forward = Some(convert::forward(&snapshot));
+        Ok(Response::new(pb::CreateForwardResponse { forward, existed }))
     }
 
     async fn get_forward(

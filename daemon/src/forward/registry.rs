@@ -26,11 +26,21 @@ pub enum RegistryError {
     /// The spec is invalid.
     #[error("failed to accept the forward")]
     Invalid(#[from] SpecError),
-    /// The name is taken.
+    /// The name is taken by a forward with another spec.
     #[error(
-        "failed to create forward {0:?}: a forward with that name exists; choose another --name or `tether rm {0}`"
+        "failed to create forward {name:?}: a forward of that name exists with {field} {existing}, \
+         not {requested}; remove it first (`tether rm {name}`) or choose another name"
     )]
-    AlreadyExists(String),
+    AlreadyExists {
+        /// The name.
+        name: String,
+        /// The first field that differs, as the API names it (`spec.ports`).
+        field: &'static str,
+        /// Its value in the existing forward.
+        existing: String,
+        /// Its value in the request.
+        requested: String,
+    },
     /// No such forward.
     #[error("failed to find forward {0:?}: see `tether ls` for the forwards that exist")]
     NotFound(String),
@@ -67,6 +77,15 @@ pub enum DialError {
     /// The tunnel refused the stream.
     #[error("failed to dial: {0}")]
     Tunnel(String),
+}
+
+/// What [`Registry::create`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The forward.
+    pub snapshot: Snapshot,
+    /// An identical forward existed and was returned unchanged.
+    pub existed: bool,
 }
 
 /// A forward as the API shows it.
@@ -217,18 +236,30 @@ impl Registry {
         Entry { shared, desired_tx, cancel }
     }
 
-    /// Validates, binds, stores and starts a forward.
+    /// Ensures a forward: validates, binds, stores and starts it, or returns the forward of the
+    /// same name when its spec is identical (scripts and IDEs create the same forward again and
+    /// again). An identical forward that has failed is started again, as a resume does; a paused
+    /// one stays paused.
     ///
     /// # Errors
-    /// Invalid spec, name taken, port taken, or a store failure (then nothing changed).
-    pub async fn create(&self, mut spec: ForwardSpec) -> Result<Snapshot, RegistryError> {
+    /// Invalid spec, the name taken by another spec, port taken, or a store failure (then
+    /// nothing changed).
+    pub async fn create(&self, mut spec: ForwardSpec) -> Result<Created, RegistryError> {
         if spec.name.is_empty() {
             spec.name = ForwardSpec::default_name(&spec.target, &spec.ports);
         }
         spec.validate()?;
         let mut entries = self.entries.lock().await;
-        if entries.contains_key(&spec.name) {
-            return Err(RegistryError::AlreadyExists(spec.name));
+        if let Some(entry) = entries.get(&spec.name) {
+            if let Some((field, existing, requested)) = entry.shared.spec.difference(&spec) {
+                let name = spec.name;
+                return Err(RegistryError::AlreadyExists { name, field, existing, requested });
+            }
+            let failed = matches!(entry.shared.status.borrow().state, ForwardState::Failed { .. });
+            if failed && *entry.desired_tx.borrow() == Desired::Running {
+                entry.desired_tx.send_replace(Desired::Running);
+            }
+            return Ok(Created { snapshot: entry.snapshot(), existed: true });
         }
         let mut listeners = Vec::new();
         let mut local_ports = Vec::new();
@@ -255,15 +286,14 @@ impl Registry {
             created_at,
         };
         let (store, record) = (self.store.clone(), stored.clone());
-        blocking("write", move || store.create_forward(&record)).await.map_err(|e| match e {
-            StoreError::AlreadyExists(name) => RegistryError::AlreadyExists(name),
-            other => RegistryError::Store(other),
-        })?;
+        blocking("write", move || store.create_forward(&record))
+            .await
+            .map_err(RegistryError::Store)?;
         let name = stored.spec.name.clone();
         let entry = self.start(stored, listeners);
         let snapshot = entry.snapshot();
         entries.insert(name, entry);
-        Ok(snapshot)
+        Ok(Created { snapshot, existed: false })
     }
 
     /// One forward.

@@ -273,6 +273,24 @@ impl ForwardSpec {
         Ok(())
     }
 
+    /// The first field in which `other` differs from this spec, as the API names it, with this
+    /// spec's value and the other's; `None` when they ask for the same forward.
+    #[must_use]
+    pub fn difference(&self, other: &Self) -> Option<(&'static str, String, String)> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(default)".to_owned());
+        let ports =
+            |p: &[PortMapping]| p.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        let fields = [
+            ("spec.target", self.target.to_string(), other.target.to_string()),
+            ("spec.namespace", opt(&self.namespace), opt(&other.namespace)),
+            ("spec.context", opt(&self.context), opt(&other.context)),
+            ("spec.kubeconfig", opt(&self.kubeconfig), opt(&other.kubeconfig)),
+            ("spec.ports", ports(&self.ports), ports(&other.ports)),
+            ("spec.address", self.address.to_string(), other.address.to_string()),
+        ];
+        fields.into_iter().find(|(_, a, b)| a != b)
+    }
+
     /// A name for a forward when the user gives none: the target and the first remote port.
     #[must_use]
     pub fn default_name(target: &Target, ports: &[PortMapping]) -> String {

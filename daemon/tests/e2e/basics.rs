@@ -104,15 +104,28 @@ async fn bad_input_gets_invalid_argument_and_changes_nothing() {
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
         assert!(err.message().starts_with(field), "{field}: {}", err.message());
     }
-    let dup = pb::CreateForwardRequest {
+    // The same spec again is the same forward; another spec under the name is refused with
+    // the field that differs.
+    let same = pb::CreateForwardRequest {
         spec: Some(w.spec("good", "svc/web", &[":80"])),
         wait_ready: false,
         wait_timeout_ms: 0,
     };
+    let again = w.client.forwards.create_forward(same).await.expect("same spec").into_inner();
+    assert!(again.existed);
+    let first = w.get("good").await;
     assert_eq!(
-        w.client.forwards.create_forward(dup).await.expect_err("dup").code(),
-        tonic::Code::AlreadyExists
+        again.forward.and_then(|f| f.status).map(|s| s.local_addresses),
+        first.status.map(|s| s.local_addresses)
     );
+    let other = pb::CreateForwardRequest {
+        spec: Some(w.spec("good", "svc/web", &[":8080"])),
+        wait_ready: false,
+        wait_timeout_ms: 0,
+    };
+    let err = w.client.forwards.create_forward(other).await.expect_err("other spec");
+    assert_eq!(err.code(), tonic::Code::AlreadyExists);
+    assert!(err.message().contains("spec.ports :80, not :8080"), "{}", err.message());
     let missing = w
         .client
         .forwards

@@ -43,14 +43,15 @@ fn kubeconfig_paths_become_absolute() {
 #[test]
 fn created_lines_pair_local_and_remote() {
     let view = ForwardView::from(&samples::ready_db());
-    assert_eq!(created_line(&view), "forward db created: 127.0.0.1:5432 -> svc/db:5432");
+    assert_eq!(forward_line(&view, false), "forward db created: 127.0.0.1:5432 -> svc/db:5432");
     let view = ForwardView::from(&samples::reconnecting_web());
     assert_eq!(
-        created_line(&view),
+        forward_line(&view, false),
         "forward web created: 127.0.0.1:8080 -> deploy/web:80, 127.0.0.1:40123 -> deploy/web:9090"
     );
     let view = ForwardView::from(&samples::failed_api());
-    assert_eq!(created_line(&view), "forward api created: 127.0.0.1:7000 -> pod/api-0:7000");
+    assert_eq!(forward_line(&view, false), "forward api created: 127.0.0.1:7000 -> pod/api-0:7000");
+    assert_eq!(forward_line(&view, true), "forward api: 127.0.0.1:7000 -> pod/api-0:7000");
 }
 
 #[test]
