@@ -167,6 +167,8 @@ pub fn reason_kind_name(kind: i32) -> Option<&'static str> {
         Ok(K::Wake) => "Wake",
         Ok(K::PodGone) => "PodGone",
         Ok(K::Bind) => "Bind",
+        Ok(K::Freeze) => "Freeze",
+        Ok(K::NoSuchPort) => "NoSuchPort",
         Ok(K::Other) | Err(_) => "Other",
     })
 }

@@ -3,6 +3,8 @@
 //! The forward supervisor knows pods, ports and tunnels, never kube or HTTP. [`kube`] implements
 //! the trait with kube-rs; tests may implement it with fakes.
 
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod kube;
 pub mod resolve;
 

@@ -1,9 +1,11 @@
 //! The daemon's configuration, validated into real types.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::forward::supervisor::Settings;
+use crate::forward::wake::{Clocks, SystemClocks};
 use crate::tunnel::Liveness;
 
 /// Everything [`crate::run`] needs besides its listener.
@@ -23,6 +25,8 @@ pub struct Config {
     pub settings: Settings,
     /// How often counters are written to the store.
     pub counters_every: Duration,
+    /// The clocks that tell sleeps and freezes (tests simulate them).
+    pub clocks: Arc<dyn Clocks>,
 }
 
 impl Config {
@@ -37,6 +41,7 @@ impl Config {
             liveness: Liveness::default(),
             settings: Settings::default(),
             counters_every: Duration::from_secs(10),
+            clocks: Arc::new(SystemClocks),
         }
     }
 

@@ -97,7 +97,7 @@ pub async fn run_with(
 ) -> Result<(), RunError> {
     let started = Instant::now();
     let (events_tx, _) = broadcast::channel(1024);
-    let (wake_tx, _) = broadcast::channel(4);
+    let (pauses, _) = broadcast::channel(4);
     let sessions = Arc::new(session::manager::Manager::new(
         session::runner::Deps {
             factory: factory.clone(),
@@ -110,7 +110,7 @@ pub async fn run_with(
     let ctx = Context {
         factory: factory.clone(),
         events_tx,
-        wake_tx: wake_tx.clone(),
+        pauses: pauses.clone(),
         settings: config.settings,
         tracker: tracker.clone(),
     };
@@ -124,7 +124,8 @@ pub async fn run_with(
         Err(e) => tracing::warn!(error = %e, "could not restore the sessions"),
     }
     tracker.spawn(
-        forward::wake::watch(wake_tx, cancel.clone()).instrument(tracing::debug_span!("wake")),
+        forward::wake::watch(config.clocks.clone(), pauses, cancel.clone())
+            .instrument(tracing::debug_span!("pauses")),
     );
     tracker.spawn(flush_counters(registry.clone(), config.counters_every, cancel.clone()));
 

@@ -30,6 +30,14 @@ struct Args {
     /// Detection is exact, so a half-open tunnel is found within this time.
     #[arg(long, default_value_t = 12_000, value_parser = clap::value_parser!(u64).range(200..=600_000))]
     ping_deadline_ms: u64,
+    /// A connection waiting on a tunnel that has heard nothing this long probes it, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    probe_quiet_ms: u64,
+    /// The shortest time a probe waits for its answer, in milliseconds (it waits ten round
+    /// trips when that is longer).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    probe_floor_ms: u64,
     /// How long a new local connection waits for a tunnel during a gap, in milliseconds.
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     hold_ms: u64,
@@ -56,6 +64,8 @@ fn start(args: Args) -> anyhow::Result<()> {
         deadline: std::time::Duration::from_millis(
             args.ping_deadline_ms.max(args.ping_interval_ms * 2),
         ),
+        quiet: std::time::Duration::from_millis(args.probe_quiet_ms),
+        probe_floor: std::time::Duration::from_millis(args.probe_floor_ms),
     };
     config.settings.hold = std::time::Duration::from_millis(args.hold_ms);
     let _guard = if args.log_file {

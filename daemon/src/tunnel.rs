@@ -8,9 +8,12 @@
 //!   connection per WebSocket, so each stream dials its own upgrade.
 //!
 //! A stream is a pair of queues of [`Chunk`]s. Data from the pod waits in a per-stream queue
-//! bounded in bytes ([`queue::ByteQueue`]); a reader that lets it fill has its stream reset, so
-//! one slow local reader never stalls the other connections on the tunnel.
+//! bounded in bytes ([`queue::ByteQueue`]); see [`STREAM_BUFFER`] for what happens when one fills.
+//!
+//! A tunnel reports its [`Health`]: alive, probing (a PING is out because a connection waits on
+//! a quiet tunnel, or the daemon was frozen, or the machine woke), or dead with a [`TunnelEnd`].
 
+mod end;
 pub(crate) mod legacy;
 pub(crate) mod queue;
 mod silence;
@@ -22,9 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+pub use end::{Health, ProbeCause, Refusal, RefusalKind, TunnelEnd};
 pub use queue::{ByteQueue, EndReason, QueueReceiver};
 
 /// Bytes of data from the pod a stream holds for its local reader before the tunnel pauses.
@@ -94,9 +98,20 @@ pub struct TunnelStats {
     pub bytes_in: AtomicU64,
     /// Streams opened.
     pub streams: AtomicU64,
+    /// Smoothed round trip of PINGs, in microseconds; 0 until one was measured.
+    pub rtt_us: AtomicU64,
 }
 
 impl TunnelStats {
+    /// The smoothed round trip, once measured.
+    #[must_use]
+    pub fn rtt(&self) -> Option<Duration> {
+        match self.rtt_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
+
     pub(crate) fn add_out(&self, n: usize) {
         self.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
     }
@@ -136,7 +151,7 @@ impl PodSender {
         Self { kind: SenderKind::Spdy(handle), finished: false }
     }
 
-    fn channel(tx: mpsc::Sender<Chunk>) -> Self {
+    pub(crate) fn channel(tx: mpsc::Sender<Chunk>) -> Self {
         Self { kind: SenderKind::Channel(tx), finished: false }
     }
 
@@ -190,8 +205,8 @@ pub(crate) trait Opener: Send + Sync + std::fmt::Debug + 'static {
     async fn open(&self, port: u16) -> Result<Stream, TunnelError>;
     fn protocol(&self) -> Protocol;
     fn dead(&self) -> &CancellationToken;
-    fn death(&self) -> String;
-    fn probe(&self, deadline: Duration);
+    fn health(&self) -> watch::Receiver<Health>;
+    fn probe(&self, cause: ProbeCause);
     fn close(&self);
     fn stats(&self) -> &TunnelStats;
 }
@@ -222,16 +237,26 @@ impl Tunnel {
         self.inner.dead().clone()
     }
 
-    /// Why the tunnel died (empty while alive).
+    /// How the tunnel is doing; `Dead` says how it ended.
     #[must_use]
-    pub fn death(&self) -> String {
-        self.inner.death()
+    pub fn health(&self) -> watch::Receiver<Health> {
+        self.inner.health()
     }
 
-    /// Sends a ping now and declares the tunnel dead unless something answers within `deadline`
-    /// (used after a wake from sleep).
-    pub fn probe(&self, deadline: Duration) {
-        self.inner.probe(deadline);
+    /// How it ended, once dead.
+    #[must_use]
+    pub fn end(&self) -> Option<TunnelEnd> {
+        match &*self.inner.health().borrow() {
+            Health::Dead(end) => Some(end.clone()),
+            Health::Alive | Health::Probing { .. } => None,
+        }
+    }
+
+    /// Sends a PING now; unless a PONG to it (or a later one) comes within the probe deadline
+    /// (see [`Liveness::probe_deadline`]), the tunnel dies with [`TunnelEnd::ProbeUnanswered`].
+    /// Bytes that arrive meanwhile do not count: they may have waited in the kernel.
+    pub fn probe(&self, cause: ProbeCause) {
+        self.inner.probe(cause);
     }
 
     /// Closes the tunnel (GOAWAY, then the connection); its streams end.
@@ -253,12 +278,32 @@ pub struct Liveness {
     pub interval: Duration,
     /// A tunnel that sends nothing (no PONG, no data) this long is dead; checked exactly.
     pub deadline: Duration,
+    /// A connection waiting on a tunnel that has heard nothing this long probes it.
+    pub quiet: Duration,
+    /// The shortest time a probe waits for its PONG.
+    pub probe_floor: Duration,
 }
 
 impl Default for Liveness {
     fn default() -> Self {
-        // Three missed pings; a blackholed tunnel is found 8 to 12 s after its last sign of
-        // life, within the 15 s users were promised.
-        Self { interval: Duration::from_secs(4), deadline: Duration::from_secs(12) }
+        // An idle tunnel: three missed pings, so a blackhole is found 8 to 12 s after its last
+        // sign of life with one PING every 4 s. A tunnel someone waits on: probed once it has
+        // been quiet for 1 s, dead 1 s (or ten round trips) after an unanswered probe.
+        Self {
+            interval: Duration::from_secs(4),
+            deadline: Duration::from_secs(12),
+            quiet: Duration::from_secs(1),
+            probe_floor: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Liveness {
+    /// How long a probe waits: ten smoothed round trips, at least `probe_floor`, at most half
+    /// the dead-peer deadline.
+    #[must_use]
+    pub fn probe_deadline(&self, rtt: Option<Duration>) -> Duration {
+        let derived = rtt.map_or(Duration::ZERO, |r| r.saturating_mul(10));
+        derived.max(self.probe_floor).min((self.deadline / 2).max(self.probe_floor))
     }
 }

@@ -72,9 +72,11 @@ fn reason_kind(r: &Reason) -> pb::ReasonKind {
         Reason::NotFound(_) => pb::ReasonKind::NotFound,
         Reason::NoReadyPod(_) => pb::ReasonKind::NoReadyPod,
         Reason::Connection(_) => pb::ReasonKind::Connection,
-        Reason::DeadPeer => pb::ReasonKind::DeadPeer,
-        Reason::Wake => pb::ReasonKind::Wake,
+        Reason::DeadPeer(_) => pb::ReasonKind::DeadPeer,
+        Reason::Wake(_) => pb::ReasonKind::Wake,
+        Reason::Freeze(_) => pb::ReasonKind::Freeze,
         Reason::PodGone(_) => pb::ReasonKind::PodGone,
+        Reason::NoSuchPort(_) => pb::ReasonKind::NoSuchPort,
         Reason::Bind(_) => pb::ReasonKind::Bind,
         Reason::Other(_) => pb::ReasonKind::Other,
     }
@@ -168,9 +170,11 @@ pub fn event(e: &Event) -> pb::Event {
             protocol: (*protocol).to_owned(),
             setup_ms: *setup_ms,
         }),
-        EventKind::TunnelDown { pod, reason } => {
-            Kind::TunnelDown(pb::TunnelDown { pod: pod.clone(), reason: reason.clone() })
-        }
+        EventKind::TunnelDown { pod, reason } => Kind::TunnelDown(pb::TunnelDown {
+            pod: pod.clone(),
+            reason: reason.to_string(),
+            reason_kind: reason_kind(reason).into(),
+        }),
         EventKind::Deleted => Kind::Deleted(pb::Deleted {}),
         EventKind::Session { id, phase, reason, pod } => Kind::Session(pb::SessionChanged {
             id: id.clone(),

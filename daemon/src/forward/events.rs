@@ -74,7 +74,7 @@ pub enum EventKind {
         /// The pod.
         pod: String,
         /// Why.
-        reason: String,
+        reason: super::state::Reason,
     },
     /// The forward was deleted.
     Deleted,

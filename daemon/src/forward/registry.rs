@@ -370,11 +370,11 @@ impl Registry {
                 .status
                 .subscribe()
         };
-        let settled = |s: &Status| {
-            matches!(
-                s.state,
-                ForwardState::Ready | ForwardState::Failed { .. } | ForwardState::Paused
-            )
+        let settled = |s: &Status| match &s.state {
+            ForwardState::Ready | ForwardState::Failed { .. } | ForwardState::Paused => true,
+            // Waiting on something only the user can fix: say so now.
+            ForwardState::Reconnecting { reason, .. } => reason.needs_the_user(),
+            ForwardState::Pending | ForwardState::Connecting => false,
         };
         let settle = async { status_rx.wait_for(settled).await.map(|_| ()) };
         let _timed_out = tokio::time::timeout(timeout, settle).await;

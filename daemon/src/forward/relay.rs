@@ -3,9 +3,9 @@
 //! written straight from the received buffers. A half-close passes through in both directions.
 //!
 //! Until the pod sends its first byte, the relay keeps (references to) what it sent, up to
-//! [`REPLAY_LIMIT`]: a connection the kubelet could not deliver (the pod's port refused, say,
-//! because the pod is going away) can then be replayed on another pod without the client
-//! noticing.
+//! [`REPLAY_LIMIT`]: a connection that was never delivered (the pod's port refused because the
+//! pod is going away, or a tunnel that died before the server acknowledged the stream) can then
+//! be replayed on another pod or tunnel without the client noticing.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -39,16 +39,19 @@ pub struct Outcome {
     /// When the connection can be replayed on another pod: what the client sent so far, and
     /// whether it had half-closed.
     pub replay: Option<(Vec<Bytes>, bool)>,
+    /// The pod refused it (its port, or itself, going away): a replay goes to another pod. A
+    /// replay after a dead tunnel may go to the same pod through a new tunnel.
+    pub refused_by_pod: bool,
 }
 
-/// Whether an ended stream may be replayed elsewhere: nothing came back, and either nothing was
-/// delivered or the kubelet says it could not connect to the pod.
+/// Whether an ended stream may be replayed elsewhere (when nothing came back): nothing was
+/// sent; or the kubelet says the pod never took the connection (its port refused, the pod gone);
+/// or the tunnel died before the server acknowledged the stream.
 fn replayable(reason: &EndReason, sent: u64) -> bool {
     match reason {
-        EndReason::Remote(text) => {
-            sent == 0 || text.contains("connect") || text.contains("not found")
-        }
-        EndReason::Reset | EndReason::Tunnel(_) => sent == 0,
+        EndReason::Refused(refusal) => sent == 0 || refusal.undelivered(),
+        EndReason::Reset => sent == 0,
+        EndReason::Tunnel { acknowledged, .. } => sent == 0 || !acknowledged,
         EndReason::SlowReader => false,
     }
 }
@@ -185,6 +188,7 @@ pub async fn relay(
                         {
                             outcome.replay = Some((chunks, shared.finished.load(Ordering::Relaxed)));
                         }
+                        outcome.refused_by_pod = matches!(reason, EndReason::Refused(_));
                         outcome.error = Some(reason.to_string());
                     }
                 }

@@ -19,12 +19,19 @@ pub enum Reason {
     NoReadyPod(String),
     /// The connection to the API server failed or dropped.
     Connection(String),
-    /// The tunnel stopped answering pings.
-    DeadPeer,
-    /// The machine slept; everything is being re-checked.
-    Wake,
+    /// The tunnel stopped answering: pings unanswered for the deadline, or a probe for a
+    /// waiting connection unanswered.
+    DeadPeer(String),
+    /// The machine woke from sleep and the tunnel did not answer its probe.
+    Wake(String),
+    /// The daemon did not run for a while (stopped, or a frozen cgroup or VM) and the tunnel
+    /// did not answer its probe.
+    Freeze(String),
     /// The pod in use went away.
     PodGone(String),
+    /// The pod has no port of that name (kubectl: "Pod 'x' does not have a named port 'y'");
+    /// the forward waits for a pod that has it.
+    NoSuchPort(String),
     /// The local port could not be bound.
     Bind(String),
     /// Anything else.
@@ -39,12 +46,41 @@ impl std::fmt::Display for Reason {
             Self::NotFound(m) => write!(f, "not found: {m}"),
             Self::NoReadyPod(m) => write!(f, "no ready pod: {m}"),
             Self::Connection(m) => write!(f, "connection: {m}"),
-            Self::DeadPeer => f.write_str("the tunnel stopped answering pings"),
-            Self::Wake => f.write_str("the machine woke from sleep"),
+            Self::DeadPeer(m) => write!(f, "dead tunnel: {m}"),
+            Self::Wake(m) => write!(f, "woke from sleep: {m}"),
+            Self::Freeze(m) => write!(f, "frozen: {m}"),
             Self::PodGone(m) => write!(f, "pod gone: {m}"),
+            Self::NoSuchPort(m) => f.write_str(m),
             Self::Bind(m) => write!(f, "cannot bind the local port: {m}"),
             Self::Other(m) => f.write_str(m),
         }
+    }
+}
+
+impl Reason {
+    /// Why a tunnel that served died, as the user sees it.
+    #[must_use]
+    pub fn from_end(end: &crate::tunnel::TunnelEnd) -> Self {
+        use crate::tunnel::{ProbeCause, TunnelEnd};
+        let text = end.to_string();
+        match end {
+            TunnelEnd::DeadPeer { .. }
+            | TunnelEnd::ProbeUnanswered { cause: ProbeCause::Demand, .. } => Self::DeadPeer(text),
+            TunnelEnd::ProbeUnanswered { cause: ProbeCause::Wake, .. } => Self::Wake(text),
+            TunnelEnd::ProbeUnanswered { cause: ProbeCause::Freeze, .. } => Self::Freeze(text),
+            TunnelEnd::Closed
+            | TunnelEnd::ServerClosed
+            | TunnelEnd::GoAway
+            | TunnelEnd::Transport(_)
+            | TunnelEnd::Protocol(_) => Self::Connection(text),
+        }
+    }
+
+    /// Whether `forward --wait` should return at once: the user must change something (and
+    /// the forward keeps waiting for the cluster to change instead).
+    #[must_use]
+    pub fn needs_the_user(&self) -> bool {
+        matches!(self, Self::NoSuchPort(_))
     }
 }
 

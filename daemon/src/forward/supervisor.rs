@@ -1,17 +1,30 @@
-//! One forward's supervisor: keeps a tunnel to a Ready pod of its target, and serves the local
+//! One forward's supervisor: keeps a tunnel to a usable pod of its target, and serves the local
 //! listeners through whichever tunnel is current.
 //!
+//! It is one state machine ([`step::Step`]): every input (the user, the pod watch, a dial, the
+//! tunnel's health, a timer, a pause of the daemon) arrives through one wait
+//! ([`Supervisor::next`]) and is handled by one method ([`Supervisor::on`]). `attempt` has one
+//! owner, and the forward's state is set in one place ([`Supervisor::enter`]).
+//!
 //! - The pod comes from a watch, never from polling; when it stops being usable the next Ready
-//!   pod is dialed at once, and new local connections wait (up to `hold`) instead of failing.
-//! - A dead tunnel (GOAWAY, reset, no pong within the deadline) is replaced, first retry
-//!   immediate, then exponential backoff with jitter. Its in-flight connections close at once.
-//! - 403 is final (`Failed`); 401 after a credential refresh and 404 back off, never spin.
-//! - After a wake from sleep every tunnel is probed with a short deadline.
+//!   pod is dialed at once, and new local connections wait (up to `hold`) instead of failing. A
+//!   `pod/` target keeps serving while its pod terminates, until the container is gone.
+//! - A dead tunnel is replaced at once, then with exponential backoff and jitter.
+//! - While a probe is out (a connection waits on a quiet tunnel, or the daemon was frozen or the
+//!   machine slept), a standby tunnel is dialed after a short grace; whichever answers first
+//!   serves, and connections the dead one never delivered are replayed on the new one.
+//! - 403 and an unusable kubeconfig are final (`Failed`); 401 after a credential refresh and 404
+//!   back off, never spin.
+
+mod conn;
+mod step;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -19,12 +32,13 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use super::events::{Event, EventKind, LiveCounters, Status, now_ms};
-use super::relay::relay;
-use super::spec::ForwardSpec;
+use super::spec::{ForwardSpec, TargetKind};
 use super::state::{Backoff, Desired, ForwardState, Reason};
-use crate::cluster::resolve::{choose_pod, container_port};
-use crate::cluster::{Cluster, ClusterError, ClusterFactory, PodInfo, Resolved};
-use crate::tunnel::Tunnel;
+use super::wake::{Pause, PauseKind};
+use crate::cluster::resolve::{PortError, choose_pod, container_port};
+use crate::cluster::{ClusterError, ClusterFactory, PodInfo};
+use crate::tunnel::{Health, ProbeCause, Tunnel};
+use step::{Dial, Input, Resolution, Serving, Standby, Step, pods_changed};
 
 /// Tunables of every supervisor.
 #[derive(Debug, Clone, Copy)]
@@ -33,8 +47,6 @@ pub struct Settings {
     pub hold: Duration,
     /// Retry delays.
     pub backoff: Backoff,
-    /// How long a probed tunnel has to answer after a wake from sleep.
-    pub wake_probe: Duration,
     /// How long a replaced tunnel keeps serving its in-flight connections.
     pub drain: Duration,
 }
@@ -44,11 +56,13 @@ impl Default for Settings {
         Self {
             hold: Duration::from_secs(30),
             backoff: Backoff::default(),
-            wake_probe: Duration::from_secs(3),
             drain: Duration::from_secs(60),
         }
     }
 }
+
+/// How long a pod-set wait lasts before the target is checked again.
+const RECHECK: Duration = Duration::from_secs(30);
 
 /// What a forward shares with the registry and the API.
 #[derive(Debug)]
@@ -94,24 +108,15 @@ pub struct Context {
     pub factory: Arc<dyn ClusterFactory>,
     /// Where events go.
     pub events_tx: broadcast::Sender<Event>,
-    /// Wakes from sleep.
-    pub wake_tx: broadcast::Sender<Duration>,
+    /// Sleeps and freezes of the daemon.
+    pub pauses: broadcast::Sender<Pause>,
     /// Tunables.
     pub settings: Settings,
     /// Owns every task.
     pub tracker: TaskTracker,
 }
 
-struct Supervisor {
-    ctx: Context,
-    fwd: Arc<Shared>,
-    active_tx: watch::Sender<Option<Active>>,
-    desired_rx: watch::Receiver<Desired>,
-    cancel: CancellationToken,
-    tunnels_opened: u64,
-}
-
-/// Runs a forward until `cancel`: accept loops on `listeners`, and the tunnel manager.
+/// Runs a forward until `cancel`: accept loops on `listeners`, and the state machine.
 pub(crate) async fn run(
     ctx: Context,
     fwd: Arc<Shared>,
@@ -122,7 +127,7 @@ pub(crate) async fn run(
 ) {
     let active_rx = active_tx.subscribe();
     for (index, listener) in listeners.into_iter().enumerate() {
-        let accept = accept_loop(
+        let accept = conn::accept_loop(
             ctx.clone(),
             fwd.clone(),
             listener,
@@ -133,19 +138,125 @@ pub(crate) async fn run(
         );
         ctx.tracker.spawn(accept.in_current_span());
     }
-    let mut sup = Supervisor { ctx, fwd, active_tx, desired_rx, cancel, tunnels_opened: 0 };
-    sup.manage().await;
-    sup.active_tx.send_replace(None);
+    let mut sup = Supervisor {
+        pauses: ctx.pauses.subscribe(),
+        ctx,
+        fwd,
+        active_tx,
+        desired_rx,
+        cancel,
+        step: Step::Paused,
+        resolution: None,
+        attempt: 0,
+        tunnels_opened: 0,
+    };
+    sup.desired();
+    loop {
+        let input = sup.next().await;
+        if !sup.on(input) {
+            break;
+        }
+    }
+    sup.drop_tunnel();
+}
+
+/// Why a cluster call failed, as the supervisor reacts.
+#[derive(Debug, Clone)]
+enum Fail {
+    /// Retrying cannot help (403, a bad kubeconfig).
+    Final(Reason),
+    /// Back off and try again.
+    Retry(Reason),
+}
+
+impl From<ClusterError> for Fail {
+    fn from(e: ClusterError) -> Self {
+        let text = e.to_string();
+        match e {
+            ClusterError::Forbidden(_) => Self::Final(Reason::Forbidden(text)),
+            ClusterError::Config(_) => Self::Final(Reason::Other(text)),
+            ClusterError::Unauthorized(_) => Self::Retry(Reason::Unauthorized(text)),
+            ClusterError::NotFound(_) | ClusterError::Rejected { code: 404, .. } => {
+                Self::Retry(Reason::NotFound(text))
+            }
+            ClusterError::Rejected { .. }
+            | ClusterError::Connection(_)
+            | ClusterError::Protocol(_) => Self::Retry(Reason::Connection(text)),
+        }
+    }
+}
+
+struct Supervisor {
+    ctx: Context,
+    fwd: Arc<Shared>,
+    active_tx: watch::Sender<Option<Active>>,
+    desired_rx: watch::Receiver<Desired>,
+    cancel: CancellationToken,
+    pauses: broadcast::Receiver<Pause>,
+    step: Step,
+    /// The resolved target and its pod watch, kept across tunnels.
+    resolution: Option<Resolution>,
+    /// Failed tries since the forward last served; the one owner of the count.
+    attempt: u32,
+    tunnels_opened: u64,
+}
+
+/// The next pause of the daemon; never, once nobody can send one.
+async fn next_pause(pauses: &mut broadcast::Receiver<Pause>) -> Pause {
+    loop {
+        match pauses.recv().await {
+            Ok(p) => return p,
+            // Several pauses came at once: one probe covers them.
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
 }
 
 impl Supervisor {
+    /// Waits for the next input. Every arm is one call; the step owns its futures.
+    async fn next(&mut self) -> Input {
+        let pods = self.resolution.as_mut().map(|r| &mut r.pods);
+        tokio::select! {
+            () = self.cancel.cancelled() => Input::Cancelled,
+            changed = self.desired_rx.changed() => match changed {
+                Ok(()) => Input::Desired,
+                Err(_) => Input::Cancelled,
+            },
+            changed = pods_changed(pods) => Input::Pods(changed),
+            input = self.step.next() => input,
+            pause = next_pause(&mut self.pauses) => Input::Paused(pause),
+        }
+    }
+
+    /// Handles one input; false when the forward ends.
+    fn on(&mut self, input: Input) -> bool {
+        match input {
+            Input::Cancelled => return false,
+            Input::Desired => self.desired(),
+            Input::Pods(true) => self.pods_changed(),
+            Input::Pods(false) => {
+                self.resolution = None;
+                self.lost(Reason::Connection("the pod watch ended".into()));
+            }
+            Input::Resolved(result) => self.resolved(result),
+            Input::Dialed(result) => self.dialed(result),
+            Input::Health(health) => self.health(health),
+            Input::StandbyDialed(result) => self.standby_dialed(result),
+            Input::Timer => self.timer(),
+            Input::Paused(pause) => self.paused(pause),
+        }
+        true
+    }
+
     fn emit(&self, kind: EventKind) {
         let event = Event { time_ms: now_ms(), forward: self.fwd.spec.name.clone(), kind };
         // Nobody watching is fine.
         let _receivers = self.ctx.events_tx.send(event);
     }
 
-    fn set_state(&self, state: ForwardState, pod: Option<String>, protocol: Option<&'static str>) {
+    /// The one place the forward's state is set.
+    fn enter(&self, state: ForwardState, pod: Option<String>, protocol: Option<&'static str>) {
         let changed = self.fwd.status.send_if_modified(|s| {
             if s.state == state && s.pod == pod {
                 return false;
@@ -165,164 +276,117 @@ impl Supervisor {
         }
     }
 
-    /// Waits `delay` unless something that deserves a retry happens first. False on cancel or
-    /// pause.
-    async fn wait(&mut self, delay: Duration, pods: Option<&mut crate::cluster::PodWatch>) -> bool {
-        let changed = async {
-            match pods {
-                Some(p) => {
-                    let _ended = p.changed().await;
-                }
-                None => std::future::pending::<()>().await,
+    /// The user paused or resumed (a resume also restarts a failed forward).
+    fn desired(&mut self) {
+        let desired = *self.desired_rx.borrow_and_update();
+        match (desired, &self.step) {
+            (Desired::Paused, Step::Paused) => self.enter(ForwardState::Paused, None, None),
+            (Desired::Paused, _) => {
+                self.drop_tunnel();
+                self.step = Step::Paused;
+                self.enter(ForwardState::Paused, None, None);
             }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(delay) => true,
-            () = changed => true,
-            () = self.cancel.cancelled() => false,
-            _ = self.desired_rx.changed() => *self.desired_rx.borrow() == Desired::Running,
+            (Desired::Running, Step::Paused | Step::Failed) => {
+                self.attempt = 0;
+                if self.tunnels_opened == 0 {
+                    self.enter(ForwardState::Connecting, None, None);
+                }
+                self.choose();
+            }
+            (Desired::Running, _) => {}
         }
     }
 
-    /// The whole life of the forward.
-    async fn manage(&mut self) {
-        let mut attempt = 0u32;
-        let mut reason: Option<Reason> = None;
-        while !self.cancel.is_cancelled() {
-            if *self.desired_rx.borrow_and_update() == Desired::Paused {
-                self.active_tx.send_replace(None);
-                self.set_state(ForwardState::Paused, None, None);
-                tokio::select! {
-                    _ = self.desired_rx.changed() => {}
-                    () = self.cancel.cancelled() => return,
-                }
-                attempt = 0;
-                reason = None;
-                continue;
-            }
-            match reason.take() {
-                None if self.tunnels_opened == 0 => {
-                    self.set_state(ForwardState::Connecting, None, None)
-                }
-                None => {}
-                Some(r) => self.set_state(
-                    ForwardState::Reconnecting { attempt: attempt.max(1), reason: r },
-                    None,
-                    None,
-                ),
-            }
-            match self.connect_and_serve(&mut attempt).await {
-                // Cancelled or paused: the top of the loop tells which.
-                Ok(()) => continue,
-                Err(Fail::Final(r)) => {
-                    self.active_tx.send_replace(None);
-                    self.set_state(ForwardState::Failed { reason: r }, None, None);
-                    // Only the user (resume) or shutdown ends a failure: no hot loop.
-                    tokio::select! {
-                        _ = self.desired_rx.changed() => {}
-                        () = self.cancel.cancelled() => return,
-                    }
-                    attempt = 0;
-                }
-                Err(Fail::Retry(r)) => {
-                    attempt += 1;
-                    reason = Some(r.clone());
-                    self.set_state(ForwardState::Reconnecting { attempt, reason: r }, None, None);
-                    let delay = self.ctx.settings.backoff.delay(attempt, rand::random());
-                    if !self.wait(delay, None).await && self.cancel.is_cancelled() {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Resolves the target and keeps a tunnel up; `Ok` when cancelled or paused.
-    async fn connect_and_serve(&mut self, attempt: &mut u32) -> Result<(), Fail> {
-        let spec = self.fwd.spec.clone();
-        let cluster = self
-            .ctx
-            .factory
-            .cluster(spec.kubeconfig.as_deref(), spec.context.as_deref(), spec.namespace.as_deref())
-            .await
-            .map_err(Fail::from)?;
-        let resolved = cluster.resolve(&spec.target).await.map_err(Fail::from)?;
-        let mut pods = cluster.watch_pods(&resolved.pods).await.map_err(Fail::from)?;
-        loop {
-            if self.cancel.is_cancelled() || *self.desired_rx.borrow() == Desired::Paused {
-                return Ok(());
-            }
-            let set = pods.borrow_and_update().clone();
-            let chosen = match set {
-                Err(e) => {
-                    let fail = Fail::from(e);
-                    if let Fail::Final(_) = fail {
-                        return Err(fail);
-                    }
-                    *attempt += 1;
-                    self.note_waiting(*attempt, fail.reason());
-                    let delay = self.ctx.settings.backoff.delay(*attempt, rand::random());
-                    if !self.wait(delay, Some(&mut pods)).await {
-                        return Ok(());
-                    }
-                    continue;
-                }
-                Ok(set) => self.pick(&set, &resolved),
-            };
-            let (pod, ports) = match chosen {
-                Ok(c) => c,
-                Err(r) => {
-                    *attempt += 1;
-                    self.note_waiting(*attempt, r);
-                    // A Ready pod appearing wakes this at once; the timeout re-checks the target.
-                    if !self.wait(Duration::from_secs(30), Some(&mut pods)).await {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            let started = Instant::now();
-            let hint = None;
-            let tunnel = match cluster.port_forward(&pod.name, ports[0], hint).await {
-                Ok(t) => t,
-                Err(e) => {
-                    let fail = Fail::from(e);
-                    if let Fail::Final(_) = fail {
-                        return Err(fail);
-                    }
-                    *attempt += 1;
-                    self.note_waiting(*attempt, fail.reason());
-                    let delay = self.ctx.settings.backoff.delay(*attempt, rand::random());
-                    if !self.wait(delay, Some(&mut pods)).await {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            *attempt = 0;
-            let why = self.serve(&cluster, tunnel, pod, ports, started, &mut pods).await;
-            match why {
-                None => return Ok(()),
-                Some(r) => {
-                    // The first retry is immediate.
-                    *attempt = 1;
-                    self.set_state(
-                        ForwardState::Reconnecting { attempt: 1, reason: r },
-                        None,
-                        None,
-                    );
-                }
-            }
-        }
-    }
-
-    fn note_waiting(&self, attempt: u32, reason: Reason) {
+    /// Closes the tunnel in use (and any standby); new connections wait.
+    fn drop_tunnel(&mut self) {
         self.active_tx.send_replace(None);
-        self.set_state(ForwardState::Reconnecting { attempt, reason }, None, None);
+        if let Step::Serving(serving) = &self.step {
+            serving.tunnel.close();
+        }
     }
 
-    /// The best Ready pod and the container port of each mapping on it.
-    fn pick(&self, pods: &[PodInfo], resolved: &Resolved) -> Result<(PodInfo, Vec<u16>), Reason> {
+    /// Starts resolving the target.
+    fn resolve(&mut self) {
+        let (factory, spec) = (self.ctx.factory.clone(), self.fwd.spec.clone());
+        self.step = Step::Resolving(Box::pin(async move {
+            let cluster = factory
+                .cluster(
+                    spec.kubeconfig.as_deref(),
+                    spec.context.as_deref(),
+                    spec.namespace.as_deref(),
+                )
+                .await?;
+            let resolved = cluster.resolve(&spec.target).await?;
+            let pods = cluster.watch_pods(&resolved.pods).await?;
+            Ok(Resolution { cluster, resolved, pods })
+        }));
+    }
+
+    fn resolved(&mut self, result: Result<Resolution, ClusterError>) {
+        match result {
+            Ok(resolution) => {
+                self.resolution = Some(resolution);
+                self.choose();
+            }
+            Err(e) => self.failed(e),
+        }
+    }
+
+    /// A cluster call failed: final, or a retry after a backoff.
+    fn failed(&mut self, e: ClusterError) {
+        match Fail::from(e) {
+            Fail::Final(reason) => {
+                self.active_tx.send_replace(None);
+                self.step = Step::Failed;
+                self.enter(ForwardState::Failed { reason }, None, None);
+            }
+            Fail::Retry(reason) => self.retry(reason),
+        }
+    }
+
+    /// One more failed try: shows it, and waits the backoff (a change of the pods ends the wait).
+    fn retry(&mut self, reason: Reason) {
+        self.attempt += 1;
+        self.active_tx.send_replace(None);
+        self.enter(ForwardState::Reconnecting { attempt: self.attempt, reason }, None, None);
+        let delay = self.ctx.settings.backoff.delay(self.attempt, rand::random());
+        self.step = Step::Waiting { until: Instant::now() + delay };
+    }
+
+    /// The tunnel in use is gone: the first retry is immediate.
+    fn lost(&mut self, reason: Reason) {
+        self.attempt = 1;
+        self.active_tx.send_replace(None);
+        self.enter(ForwardState::Reconnecting { attempt: 1, reason }, None, None);
+        self.choose();
+    }
+
+    /// Picks a pod from the watch and dials it, or waits for the pods to change.
+    fn choose(&mut self) {
+        let Some(resolution) = &mut self.resolution else { return self.resolve() };
+        let set = resolution.pods.borrow_and_update().clone();
+        let pods = match set {
+            Ok(pods) => pods,
+            Err(e) => return self.failed(e),
+        };
+        match self.pick(&pods) {
+            Ok((pod, ports)) => self.dial(pod, ports),
+            Err(reason) => {
+                self.attempt += 1;
+                self.active_tx.send_replace(None);
+                self.enter(
+                    ForwardState::Reconnecting { attempt: self.attempt, reason },
+                    None,
+                    None,
+                );
+                // A usable pod appearing ends this wait at once.
+                self.step = Step::Waiting { until: Instant::now() + RECHECK };
+            }
+        }
+    }
+
+    /// The best usable pod and the container port of each mapping on it.
+    fn pick(&self, pods: &[PodInfo]) -> Result<(PodInfo, Vec<u16>), Reason> {
         let target = &self.fwd.spec.target;
         let Some(pod) = choose_pod(pods) else {
             return Err(if pods.is_empty() {
@@ -331,273 +395,238 @@ impl Supervisor {
                 Reason::NoReadyPod(format!("{} pod(s) of {target}, none Ready", pods.len()))
             });
         };
+        let service_ports =
+            self.resolution.as_ref().and_then(|r| r.resolved.service_ports.as_deref());
         let ports = self
             .fwd
             .spec
             .ports
             .iter()
-            .map(|m| container_port(&m.remote, resolved.service_ports.as_deref(), pod))
+            .map(|m| container_port(&m.remote, service_ports, pod))
             .collect::<Result<Vec<u16>, _>>()
-            .map_err(|e| Reason::NotFound(e.to_string()))?;
+            .map_err(|e| no_such_port(&e, &self.fwd.spec.target.name))?;
         Ok((pod.clone(), ports))
     }
 
-    /// Serves through `tunnel` until it dies, its pod stops being usable, or the forward ends.
-    /// Returns why it stopped (`None`: cancelled or paused).
-    async fn serve(
-        &mut self,
-        cluster: &Arc<dyn Cluster>,
-        tunnel: Tunnel,
-        pod: PodInfo,
-        ports: Vec<u16>,
-        started: Instant,
-        pods: &mut crate::cluster::PodWatch,
-    ) -> Option<Reason> {
-        let _ = cluster;
+    fn dial(&mut self, pod: PodInfo, ports: Vec<u16>) {
+        let Some(resolution) = &self.resolution else { return self.resolve() };
+        let cluster = resolution.cluster.clone();
+        let (name, port) = (pod.name.clone(), ports[0]);
+        let tunnel = Box::pin(async move { cluster.port_forward(&name, port, None).await });
+        self.step = Step::Dialing(Box::new(Dial { pod, ports, started: Instant::now(), tunnel }));
+    }
+
+    fn dialed(&mut self, result: Result<Tunnel, ClusterError>) {
+        let Step::Dialing(dial) = std::mem::replace(&mut self.step, Step::Paused) else { return };
+        match result {
+            Ok(tunnel) => self.serve(tunnel, dial.pod, dial.ports, dial.started),
+            Err(e) => self.failed(e),
+        }
+    }
+
+    /// Whether `pod` still serves, by the watch's latest word: a `pod/` target serves while its
+    /// container runs (terminating or not Ready, as kubectl does); other targets need it Ready
+    /// and not terminating, so new connections move to a Ready pod at once.
+    fn usable(&self, pod: &PodInfo) -> bool {
+        let Some(resolution) = &self.resolution else { return false };
+        let pods = resolution.pods.borrow();
+        let Ok(set) = pods.as_ref() else { return true };
+        let pod_target = self.fwd.spec.target.kind == TargetKind::Pod;
+        set.iter().any(|p| {
+            p.name == pod.name
+                && p.uid == pod.uid
+                && if pod_target { p.phase == "Running" } else { p.ready && !p.terminating }
+        })
+    }
+
+    /// Starts serving through `tunnel`.
+    fn serve(&mut self, tunnel: Tunnel, pod: PodInfo, ports: Vec<u16>, started: Instant) {
+        if !self.usable(&pod) {
+            // The pod changed while the tunnel was being opened.
+            tunnel.close();
+            return self.choose();
+        }
         let protocol = tunnel.protocol().as_str();
         if self.tunnels_opened > 0 {
             self.fwd.counters.reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         self.tunnels_opened += 1;
+        self.attempt = 0;
         self.active_tx.send_replace(Some(Active {
             tunnel: tunnel.clone(),
             pod: pod.name.clone(),
-            ports,
+            ports: ports.clone(),
         }));
-        self.set_state(ForwardState::Ready, Some(pod.name.clone()), Some(protocol));
+        self.enter(ForwardState::Ready, Some(pod.name.clone()), Some(protocol));
         let setup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.emit(EventKind::TunnelUp { pod: pod.name.clone(), protocol, setup_ms });
-        let mut wake_rx = self.ctx.wake_tx.subscribe();
-        let dead = tunnel.dead();
-        let reason = loop {
+        let mut health = tunnel.health();
+        let now = health.borrow_and_update().clone();
+        self.step =
+            Step::Serving(Box::new(Serving { tunnel, health, pod, ports, standby: Standby::None }));
+        if now != Health::Alive {
+            self.health(now);
+        }
+    }
+
+    fn pods_changed(&mut self) {
+        match &self.step {
+            Step::Serving(serving) if !self.usable(&serving.pod) => {
+                let name = serving.pod.name.clone();
+                self.retire(Reason::PodGone(name));
+            }
+            Step::Dialing(dial) if !self.usable(&dial.pod) => self.choose(),
+            Step::Waiting { .. } => self.choose(),
+            Step::Serving(_)
+            | Step::Dialing(_)
+            | Step::Resolving(_)
+            | Step::Paused
+            | Step::Failed => {}
+        }
+    }
+
+    /// The pod in use stopped being usable: new connections go elsewhere, while the ones in
+    /// flight may finish on the old tunnel (up to `drain`).
+    fn retire(&mut self, reason: Reason) {
+        let Step::Serving(serving) = std::mem::replace(&mut self.step, Step::Paused) else {
+            return;
+        };
+        self.emit(EventKind::TunnelDown { pod: serving.pod.name.clone(), reason: reason.clone() });
+        self.drain(serving.tunnel, serving.pod.name.clone(), false);
+        self.lost(reason);
+    }
+
+    /// Lets `tunnel` finish its connections; reports its death when `watch_death` (a tunnel
+    /// replaced while a probe of it was out).
+    fn drain(&self, tunnel: Tunnel, pod: String, watch_death: bool) {
+        let (deadline, events_tx, forward) =
+            (self.ctx.settings.drain, self.ctx.events_tx.clone(), self.fwd.spec.name.clone());
+        self.ctx.tracker.spawn(async move {
+            let dead = tunnel.dead();
             tokio::select! {
-                () = dead.cancelled() => {
-                    let why = tunnel.death();
-                    break Some(if why.contains("ping") { Reason::DeadPeer } else { Reason::Connection(why) });
-                }
-                changed = pods.changed() => {
-                    if changed.is_err() {
-                        break Some(Reason::Connection("the pod watch ended".into()));
-                    }
-                    let usable = pods.borrow().as_ref().map_or(true, |set| {
-                        set.iter().any(|p| p.name == pod.name && p.uid == pod.uid && p.ready && !p.terminating)
-                    });
-                    if !usable {
-                        break Some(Reason::PodGone(pod.name.clone()));
-                    }
-                }
-                woke = wake_rx.recv() => {
-                    if woke.is_ok() {
-                        tunnel.probe(self.ctx.settings.wake_probe);
-                    }
-                }
-                _ = self.desired_rx.changed() => {
-                    if *self.desired_rx.borrow() == Desired::Paused {
-                        tunnel.close();
-                        break None;
-                    }
-                }
-                () = self.cancel.cancelled() => {
-                    tunnel.close();
-                    break None;
+                () = dead.cancelled() => {}
+                () = tokio::time::sleep(deadline) => tunnel.close(),
+            }
+            if let (true, Some(end)) = (watch_death, tunnel.end()) {
+                let reason = Reason::from_end(&end);
+                let kind = EventKind::TunnelDown { pod, reason };
+                let _receivers = events_tx.send(Event { time_ms: now_ms(), forward, kind });
+            }
+        });
+    }
+
+    /// The tunnel in use became doubtful, alive again, or dead.
+    fn health(&mut self, health: Health) {
+        let Step::Serving(serving) = &mut self.step else { return };
+        match health {
+            Health::Alive => serving.standby = Standby::None,
+            Health::Probing { .. } => {
+                if matches!(serving.standby, Standby::None) {
+                    let grace = standby_grace(serving.tunnel.stats().rtt());
+                    serving.standby = Standby::Due(Instant::now() + grace);
                 }
             }
+            Health::Dead(end) => {
+                let reason = Reason::from_end(&end);
+                let Step::Serving(serving) = std::mem::replace(&mut self.step, Step::Paused) else {
+                    return;
+                };
+                tracing::info!(pod = %serving.pod.name, %reason, "tunnel lost");
+                self.emit(EventKind::TunnelDown { pod: serving.pod.name, reason: reason.clone() });
+                match serving.standby {
+                    // The replacement is on its way: it becomes the main dial.
+                    Standby::Dialing(dial) => {
+                        self.attempt = 1;
+                        self.active_tx.send_replace(None);
+                        self.enter(ForwardState::Reconnecting { attempt: 1, reason }, None, None);
+                        self.step = Step::Dialing(dial);
+                    }
+                    Standby::None | Standby::Due(_) => self.lost(reason),
+                }
+            }
+        }
+    }
+
+    fn timer(&mut self) {
+        match &mut self.step {
+            Step::Waiting { .. } => self.choose(),
+            Step::Serving(serving) => {
+                if !matches!(*serving.health.borrow(), Health::Probing { .. }) {
+                    serving.standby = Standby::None;
+                    return;
+                }
+                let Some(resolution) = &self.resolution else { return };
+                let cluster = resolution.cluster.clone();
+                let (name, port) = (serving.pod.name.clone(), serving.ports[0]);
+                tracing::debug!(pod = %name, "the tunnel is in doubt: dialing a standby");
+                let tunnel = Box::pin(async move { cluster.port_forward(&name, port, None).await });
+                serving.standby = Standby::Dialing(Box::new(Dial {
+                    pod: serving.pod.clone(),
+                    ports: serving.ports.clone(),
+                    started: Instant::now(),
+                    tunnel,
+                }));
+            }
+            Step::Paused | Step::Failed | Step::Resolving(_) | Step::Dialing(_) => {}
+        }
+    }
+
+    /// A standby is up: it takes over if the tunnel in use is still in doubt.
+    fn standby_dialed(&mut self, result: Result<Tunnel, ClusterError>) {
+        let Step::Serving(serving) = &mut self.step else { return };
+        let Standby::Dialing(dial) = std::mem::replace(&mut serving.standby, Standby::None) else {
+            return;
         };
-        // New connections wait for the next tunnel from here on.
-        self.active_tx.send_replace(None);
-        if let Some(r) = &reason {
-            self.emit(EventKind::TunnelDown { pod: pod.name.clone(), reason: r.to_string() });
-            if matches!(r, Reason::PodGone(_)) {
-                // Connections already in flight may finish while the pod terminates.
-                let drain = self.ctx.settings.drain;
-                self.ctx.tracker.spawn(async move {
-                    let dead = tunnel.dead();
-                    tokio::select! {
-                        () = dead.cancelled() => {}
-                        () = tokio::time::sleep(drain) => tunnel.close(),
-                    }
-                });
-            }
-        }
-        reason
-    }
-}
-
-/// How a connection attempt failed.
-#[derive(Debug, Clone)]
-enum Fail {
-    /// Retrying cannot help (403, a bad kubeconfig).
-    Final(Reason),
-    /// Back off and try again.
-    Retry(Reason),
-}
-
-impl Fail {
-    fn reason(self) -> Reason {
-        match self {
-            Self::Final(r) | Self::Retry(r) => r,
-        }
-    }
-}
-
-impl From<ClusterError> for Fail {
-    fn from(e: ClusterError) -> Self {
-        let text = e.to_string();
-        match e {
-            ClusterError::Forbidden(_) => Self::Final(Reason::Forbidden(text)),
-            ClusterError::Config(_) => Self::Final(Reason::Other(text)),
-            ClusterError::Unauthorized(_) => Self::Retry(Reason::Unauthorized(text)),
-            ClusterError::NotFound(_) | ClusterError::Rejected { code: 404, .. } => {
-                Self::Retry(Reason::NotFound(text))
-            }
-            ClusterError::Rejected { .. } => Self::Retry(Reason::Connection(text)),
-            ClusterError::Connection(_) | ClusterError::Protocol(_) => {
-                Self::Retry(Reason::Connection(text))
-            }
-        }
-    }
-}
-
-/// Accepts local connections; each is served by its own task.
-async fn accept_loop(
-    ctx: Context,
-    fwd: Arc<Shared>,
-    listener: Arc<TcpListener>,
-    index: usize,
-    active_rx: watch::Receiver<Option<Active>>,
-    desired_rx: watch::Receiver<Desired>,
-    cancel: CancellationToken,
-) {
-    let mut next_id = 0u64;
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            () = cancel.cancelled() => return,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(a) => a,
+        let tunnel = match result {
+            Ok(t) => t,
             Err(e) => {
-                tracing::warn!(error = %e, "failed to accept a local connection");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+                tracing::debug!(error = %e, "the standby tunnel failed");
+                return;
             }
         };
-        if *desired_rx.borrow() == Desired::Paused {
-            // The port stays reserved while paused; connections are refused politely.
-            drop(tcp);
-            continue;
+        if !matches!(*serving.health.borrow(), Health::Probing { .. }) {
+            // The probe was answered first: the tunnel in use is fine.
+            tunnel.close();
+            return;
         }
-        next_id += 1;
-        let conn =
-            Conn { ctx: ctx.clone(), fwd: fwd.clone(), index, id: next_id, peer: peer.to_string() };
-        let span = tracing::debug_span!("conn", forward = %fwd.spec.name, id = next_id);
-        ctx.tracker.spawn(conn.serve(tcp, active_rx.clone(), cancel.clone()).instrument(span));
+        let Step::Serving(old) = std::mem::replace(&mut self.step, Step::Paused) else { return };
+        tracing::info!(pod = %old.pod.name, "a standby tunnel answered first: it takes over");
+        self.drain(old.tunnel, old.pod.name, true);
+        self.serve(tunnel, dial.pod, dial.ports, dial.started);
+    }
+
+    /// The daemon did not run for a while: the tunnel in use must prove itself, and a backoff
+    /// in progress ends now.
+    fn paused(&mut self, pause: Pause) {
+        match &self.step {
+            Step::Serving(serving) => {
+                let cause = match pause.kind {
+                    PauseKind::Sleep => ProbeCause::Wake,
+                    PauseKind::Freeze => ProbeCause::Freeze,
+                };
+                serving.tunnel.probe(cause);
+            }
+            Step::Waiting { .. } => self.choose(),
+            Step::Paused | Step::Failed | Step::Resolving(_) | Step::Dialing(_) => {}
+        }
     }
 }
 
-struct Conn {
-    ctx: Context,
-    fwd: Arc<Shared>,
-    index: usize,
-    id: u64,
-    peer: String,
+/// How long a probe may go unanswered before a standby is dialed: a few round trips, so that a
+/// tunnel that answers costs no upgrade.
+fn standby_grace(rtt: Option<Duration>) -> Duration {
+    let rtt = rtt.unwrap_or(Duration::from_millis(30));
+    rtt.saturating_mul(3).clamp(Duration::from_millis(50), Duration::from_millis(500))
 }
 
-/// How many times a connection is replayed on another pod before it fails.
-const REPLAYS: u32 = 3;
-
-impl Conn {
-    fn emit(&self, kind: EventKind) {
-        let event = Event { time_ms: now_ms(), forward: self.fwd.spec.name.clone(), kind };
-        let _receivers = self.ctx.events_tx.send(event);
-    }
-
-    /// The current tunnel, waiting for one up to `hold`; `None` after the hold or on cancel.
-    async fn tunnel(
-        &self,
-        active_rx: &mut watch::Receiver<Option<Active>>,
-        deadline: Instant,
-        avoid: Option<&str>,
-    ) -> Option<Active> {
-        loop {
-            let current = active_rx.borrow_and_update().clone();
-            if let Some(a) = current
-                && !a.tunnel.dead().is_cancelled()
-                && avoid.is_none_or(|pod| pod != a.pod)
-            {
-                return Some(a);
-            }
-            if tokio::time::timeout_at(deadline, active_rx.changed()).await.is_err() {
-                return None;
-            }
+/// A port the target lacks, in kubectl's words.
+fn no_such_port(e: &PortError, target: &str) -> Reason {
+    Reason::NoSuchPort(match e {
+        PortError::NoServicePort(port) => {
+            format!("Service {target} does not have a service port {port}")
         }
-    }
-
-    async fn serve(
-        self,
-        mut tcp: TcpStream,
-        mut active_rx: watch::Receiver<Option<Active>>,
-        cancel: CancellationToken,
-    ) {
-        use std::sync::atomic::Ordering;
-        let _nodelay = tcp.set_nodelay(true);
-        let counters = &self.fwd.counters;
-        counters.connections.fetch_add(1, Ordering::Relaxed);
-        counters.active.fetch_add(1, Ordering::Relaxed);
-        let deadline = Instant::now() + self.ctx.settings.hold;
-        let (mut preface, mut eof, mut avoid) = (Vec::new(), false, None::<String>);
-        let mut opened = false;
-        let mut result = (0, 0, Some("no tunnel became ready in time".to_owned()));
-        for replay in 0..=REPLAYS {
-            let hold_until =
-                if replay == 0 { deadline } else { Instant::now() + self.ctx.settings.hold };
-            let active = tokio::select! {
-                a = self.tunnel(&mut active_rx, hold_until, avoid.as_deref()) => a,
-                () = cancel.cancelled() => None,
-            };
-            let Some(active) = active else { break };
-            let stream = match active.tunnel.open(active.ports[self.index]).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!(error = %e, "tunnel refused a stream; waiting for the next one");
-                    avoid = None;
-                    continue;
-                }
-            };
-            if !opened {
-                opened = true;
-                self.emit(EventKind::Opened {
-                    id: self.id,
-                    peer: self.peer.clone(),
-                    pod: active.pod.clone(),
-                });
-            }
-            let outcome = tokio::select! {
-                o = relay(&mut tcp, stream, std::mem::take(&mut preface), eof, counters) => o,
-                () = cancel.cancelled() => break,
-            };
-            result = (outcome.bytes_out, outcome.bytes_in, outcome.error.clone());
-            match outcome.replay {
-                Some((chunks, finished)) if replay < REPLAYS => {
-                    tracing::debug!(pod = %active.pod, error = ?outcome.error, "replaying the connection on another pod");
-                    preface = chunks;
-                    eof = finished;
-                    avoid = Some(active.pod.clone());
-                }
-                _ => break,
-            }
+        PortError::NoContainerPort { pod, name } => {
+            format!("Pod '{pod}' does not have a named port '{name}'")
         }
-        if result.2.is_some() {
-            // An abnormal end shows as a reset, not as a clean close the client could trust.
-            let _ignored = socket_reset(&tcp);
-        }
-        counters.active.fetch_sub(1, Ordering::Relaxed);
-        let (bytes_out, bytes_in, error) = result;
-        self.emit(EventKind::Closed { id: self.id, bytes_out, bytes_in, error });
-    }
-}
-
-/// Makes dropping `tcp` send RST.
-fn socket_reset(tcp: &TcpStream) -> std::io::Result<()> {
-    tcp.set_zero_linger()
+    })
 }

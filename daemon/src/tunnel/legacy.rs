@@ -3,26 +3,29 @@
 //!
 //! This reaches clusters without the SPDY tunnel, even through proxies that pass only
 //! WebSocket. The protocol has no half-close, so a local half-close is held until the pod
-//! answers and closes. WebSocket pings with a deadline detect a dead connection.
+//! answers and closes. WebSocket pings with a deadline detect a dead connection; a probe (after
+//! a wake or a freeze) makes every connection ping at once, and only a PONG carrying that probe's
+//! number answers it.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tether_wire::portforward::{self, ClientDecoder, ClientEvent};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
+use super::end::Refusal;
 use super::queue::{ByteQueue, EndReason, PushError};
 use super::silence::Silence;
 use super::transport::Ws;
 use super::{
-    Chunk, Liveness, Opener, PodSender, Protocol, STREAM_BUFFER, Stream, TunnelError, TunnelStats,
+    Chunk, Health, Liveness, Opener, PodSender, ProbeCause, Protocol, STREAM_BUFFER, Stream,
+    TunnelEnd, TunnelError, TunnelStats,
 };
 
 /// Opens one upgraded WebSocket per connection.
@@ -38,7 +41,9 @@ pub(crate) struct LegacyTunnel {
     dialer: Arc<dyn Dialer>,
     liveness: Liveness,
     dead: CancellationToken,
-    death: Mutex<String>,
+    health: watch::Sender<Health>,
+    /// The latest probe: its number and cause; connections ping when it changes.
+    probes: watch::Sender<(u64, ProbeCause)>,
     stats: Arc<TunnelStats>,
     tracker: TaskTracker,
 }
@@ -54,7 +59,8 @@ impl LegacyTunnel {
             dialer,
             liveness,
             dead: parent.child_token(),
-            death: Mutex::new(String::new()),
+            health: watch::channel(Health::Alive).0,
+            probes: watch::channel((0, ProbeCause::Demand)).0,
             stats: Arc::new(TunnelStats::default()),
             tracker: tracker.clone(),
         }
@@ -65,7 +71,7 @@ impl LegacyTunnel {
 impl Opener for LegacyTunnel {
     async fn open(&self, port: u16) -> Result<Stream, TunnelError> {
         if self.dead.is_cancelled() {
-            return Err(TunnelError::Closed(self.death()));
+            return Err(TunnelError::Closed(TunnelEnd::Closed.to_string()));
         }
         let ws = self.dialer.dial(port).await?;
         let (to_local, from_pod) = ByteQueue::new(STREAM_BUFFER);
@@ -78,6 +84,7 @@ impl Opener for LegacyTunnel {
             rx,
             stats: self.stats.clone(),
             liveness: self.liveness,
+            probes: self.probes.subscribe(),
         };
         let dead = self.dead.clone();
         self.tracker.spawn(conn.run(dead).instrument(tracing::debug_span!("legacy-conn", port)));
@@ -92,16 +99,21 @@ impl Opener for LegacyTunnel {
         &self.dead
     }
 
-    fn death(&self) -> String {
-        self.death.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    fn health(&self) -> watch::Receiver<Health> {
+        self.health.subscribe()
     }
 
-    fn probe(&self, _deadline: Duration) {
-        // Every connection pings on its own; a new dial proves the path.
+    /// Every open connection pings now and ends unless its PONG comes in time; a new
+    /// connection dials a fresh WebSocket, which proves the path by itself.
+    fn probe(&self, cause: ProbeCause) {
+        self.probes.send_modify(|(n, c)| {
+            *n += 1;
+            *c = cause;
+        });
     }
 
     fn close(&self) {
-        *self.death.lock().unwrap_or_else(PoisonError::into_inner) = "closed".into();
+        self.health.send_replace(Health::Dead(TunnelEnd::Closed));
         self.dead.cancel();
     }
 
@@ -117,6 +129,7 @@ struct Connection {
     rx: mpsc::Receiver<Chunk>,
     stats: Arc<TunnelStats>,
     liveness: Liveness,
+    probes: watch::Receiver<(u64, ProbeCause)>,
 }
 
 type Sink = SplitSink<Ws, Message>;
@@ -126,20 +139,35 @@ impl Connection {
     /// Reads and writes at once, so that neither side's wait stops the other (a pod echoing a
     /// large upload would deadlock one loop doing both); ends when either side ends.
     async fn run(self, dead: CancellationToken) {
-        let Self { ws, port, to_local, rx, stats, liveness } = self;
+        let Self { ws, port, to_local, rx, stats, liveness, probes } = self;
         let (mut sink, source) = ws.split();
+        let ends = Ends { port, liveness, probes };
         let why = tokio::select! {
-            why = read(source, port, &to_local, &stats, liveness) => why,
-            why = write(&mut sink, rx, &stats, liveness) => why,
-            () = dead.cancelled() => Some(EndReason::Tunnel("the tunnel was closed".into())),
+            why = read(source, &ends, &to_local, &stats) => why,
+            why = write(&mut sink, rx, &ends, &stats) => why,
+            () = dead.cancelled() => Some(ended(TunnelEnd::Closed, true)),
         };
         to_local.close(why);
         let _gone = sink.close().await;
     }
 }
 
-fn tunnel(why: &str) -> Option<EndReason> {
-    Some(EndReason::Tunnel(why.to_owned()))
+/// What both halves of a connection need.
+struct Ends {
+    port: u16,
+    liveness: Liveness,
+    probes: watch::Receiver<(u64, ProbeCause)>,
+}
+
+/// The connection ended with the tunnel's kind of end. `acknowledged` is false until the server
+/// sent its first message (the port prefix): until then it may never have seen the connection.
+fn ended(end: TunnelEnd, acknowledged: bool) -> EndReason {
+    EndReason::Tunnel { end, acknowledged }
+}
+
+/// A probe's PING payload: its number.
+fn probe_payload(n: u64) -> Bytes {
+    Bytes::copy_from_slice(&n.to_be_bytes())
 }
 
 /// Delivers what the pod sends to the local reader until the connection ends; `Some(reason)`
@@ -147,14 +175,20 @@ fn tunnel(why: &str) -> Option<EndReason> {
 /// connection is the only one on it, so nothing else waits).
 async fn read(
     mut source: Source,
-    port: u16,
+    ends: &Ends,
     to_local: &ByteQueue,
     stats: &TunnelStats,
-    liveness: Liveness,
 ) -> Option<EndReason> {
-    let Ok(mut decoder) = ClientDecoder::new(&[port]) else { return tunnel("bad port") };
-    let mut silence = Silence::new(liveness.deadline);
+    let Ok(mut decoder) = ClientDecoder::new(&[ends.port]) else {
+        return Some(ended(TunnelEnd::Protocol("bad port".into()), false));
+    };
+    let mut silence = Silence::new(ends.liveness.deadline);
+    let mut probes = ends.probes.clone();
+    probes.mark_unchanged();
+    // The probe out: its number and cause, and when it was sent.
+    let mut probe: Option<(u64, ProbeCause, tokio::time::Instant)> = None;
     let mut pending: Option<Bytes> = None;
+    let mut acknowledged = false;
     let room = to_local.room();
     loop {
         let reading = pending.is_none();
@@ -168,35 +202,63 @@ async fn read(
                     };
                 }
             }
+            Ok(()) = probes.changed() => {
+                let (n, cause) = *probes.borrow_and_update();
+                silence.probe(ends.liveness.probe_deadline(stats.rtt()));
+                probe = Some((n, cause, tokio::time::Instant::now()));
+            }
             msg = source.next(), if reading => match msg {
                 Some(Ok(Message::Binary(b))) => {
+                    acknowledged = true;
                     silence.heard();
                     stats.add_in(b.len());
                     match decoder.decode(b) {
                         Ok(Some(ClientEvent::Data { data, .. })) => {
                             pending = match deliver(to_local, data) {
-                        Ok(rest) => rest,
-                        Err(why) => return Some(why),
-                    };
+                                Ok(rest) => rest,
+                                Err(why) => return Some(why),
+                            };
                         }
                         Ok(Some(ClientEvent::Error { message, .. })) => {
-                            return Some(EndReason::Remote(String::from_utf8_lossy(&message).into_owned()));
+                            let text = String::from_utf8_lossy(&message).into_owned();
+                            return Some(EndReason::Refused(Refusal::classify(text)));
                         }
                         Ok(None) => {}
-                        Err(e) => return tunnel(&e.to_string()),
+                        Err(e) => return Some(ended(TunnelEnd::Protocol(e.to_string()), true)),
                     }
                 }
-                Some(Ok(Message::Pong(_))) => silence.answered(),
+                Some(Ok(Message::Pong(payload))) => {
+                    let answered = probe.is_some_and(|(n, _, _)| {
+                        <[u8; 8]>::try_from(payload.as_ref())
+                            .is_ok_and(|p| u64::from_be_bytes(p) >= n)
+                    });
+                    if answered {
+                        probe = None;
+                        silence.probe_answered();
+                    } else if probe.is_none() {
+                        silence.heard();
+                    }
+                }
                 Some(Ok(Message::Close(_))) | None => {
                     let _gone = to_local.push(Chunk::Fin);
                     return None;
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return tunnel(&format!("the connection failed: {e}")),
+                Some(Err(e)) => {
+                    return Some(ended(TunnelEnd::Transport(e.to_string()), acknowledged));
+                }
             },
             // At the deadline exactly; a connection paused for its reader reads nothing on
             // purpose (and its reader is alive).
-            () = silence.expired(), if reading => return tunnel("no answer to pings"),
+            () = silence.expired(), if reading => {
+                let end = match probe {
+                    Some((_, cause, since)) => {
+                        TunnelEnd::ProbeUnanswered { cause, waited: since.elapsed() }
+                    }
+                    None => TunnelEnd::DeadPeer { silent: silence.silent_for() },
+                };
+                return Some(ended(end, acknowledged));
+            }
         }
     }
 }
@@ -211,15 +273,19 @@ fn deliver(to_local: &ByteQueue, data: Bytes) -> Result<Option<Bytes>, EndReason
     }
 }
 
-/// Sends the local connection's bytes and the pings; ends when the local side is gone.
+/// Sends the local connection's bytes and the pings (a probe's at once); ends when the local
+/// side is gone.
 async fn write(
     sink: &mut Sink,
     mut rx: mpsc::Receiver<Chunk>,
+    ends: &Ends,
     stats: &TunnelStats,
-    liveness: Liveness,
 ) -> Option<EndReason> {
-    let mut ping = tokio::time::interval(liveness.interval);
+    let mut ping = tokio::time::interval(ends.liveness.interval);
+    let mut probes = ends.probes.clone();
+    probes.mark_unchanged();
     let mut local_open = true;
+    let failed = |e: &dyn std::fmt::Display| Some(ended(TunnelEnd::Transport(e.to_string()), true));
     loop {
         tokio::select! {
             chunk = rx.recv(), if local_open => match chunk {
@@ -227,16 +293,22 @@ async fn write(
                     stats.add_out(bytes.len());
                     let msg = portforward::encode(portforward::data_channel(0), &bytes);
                     if let Err(e) = sink.send(Message::Binary(msg)).await {
-                        return tunnel(&format!("the connection failed: {e}"));
+                        return failed(&e);
                     }
                 }
                 // No half-close in this protocol: keep reading until the pod closes.
                 Some(Chunk::Fin) => local_open = false,
                 None => return None,
             },
+            Ok(()) = probes.changed() => {
+                let n = probes.borrow_and_update().0;
+                if let Err(e) = sink.send(Message::Ping(probe_payload(n))).await {
+                    return failed(&e);
+                }
+            }
             _ = ping.tick() => {
-                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
-                    return tunnel("the connection failed");
+                if let Err(e) = sink.send(Message::Ping(Bytes::new())).await {
+                    return failed(&e);
                 }
             }
         }

@@ -12,16 +12,23 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::Notify;
 
 use super::Chunk;
+use super::end::{Refusal, TunnelEnd};
 
 /// Why a stream ended without a `Fin`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndReason {
     /// The kubelet wrote error text: it could not reach the pod's port, or the copy failed.
-    Remote(String),
+    Refused(Refusal),
     /// The pod (or kubelet) reset the stream without saying why.
     Reset,
-    /// The tunnel died.
-    Tunnel(String),
+    /// The tunnel ended. `acknowledged` says whether the server had answered the stream's
+    /// SYN_STREAM: a stream it never acknowledged was never delivered, whatever was sent on it.
+    Tunnel {
+        /// How the tunnel ended.
+        end: TunnelEnd,
+        /// The server had accepted the stream.
+        acknowledged: bool,
+    },
     /// The local reader took nothing for too long while its buffer was full, and the stream was
     /// reset so that the tunnel's other connections could go on.
     SlowReader,
@@ -30,9 +37,9 @@ pub enum EndReason {
 impl std::fmt::Display for EndReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Remote(text) => f.write_str(text),
+            Self::Refused(refusal) => f.write_str(&refusal.text),
             Self::Reset => f.write_str("the pod reset the connection"),
-            Self::Tunnel(why) => write!(f, "the tunnel ended: {why}"),
+            Self::Tunnel { end, .. } => write!(f, "the tunnel ended: {end}"),
             Self::SlowReader => write!(
                 f,
                 "the local reader took nothing for {:?} with {} MiB waiting",

@@ -1,5 +1,6 @@
 //! The dead-peer timer of a tunnel: it fires `deadline` after the last sign of life (any bytes
-//! or a PONG), or at the end of a probe, whichever is first.
+//! or a PONG), or at the end of a probe, whichever is first. Only the PONG that answers a probe
+//! ends it; bytes read meanwhile may have waited in the kernel while the daemon was frozen.
 //!
 //! A sign of life only stores the time. The one timer is re-armed when it fires early (life
 //! came since it was armed) or when a probe moves the end earlier, so the data path never
@@ -36,15 +37,32 @@ impl Silence {
         self.last = Instant::now();
     }
 
-    /// A PONG came: alive, and any probe is answered.
-    pub(crate) fn answered(&mut self) {
+    /// The probe is answered: back to the dead-peer deadline.
+    pub(crate) fn probe_answered(&mut self) {
         self.heard();
         self.probe_until = None;
     }
 
-    /// Only a PONG within `within` keeps the peer alive.
+    /// Only the probe's PONG within `within` keeps the peer alive (an earlier end stays).
     pub(crate) fn probe(&mut self, within: Duration) {
-        self.probe_until = Some(Instant::now() + within);
+        let until = Instant::now() + within;
+        self.probe_until = Some(self.probe_until.map_or(until, |u| u.min(until)));
+    }
+
+    /// Whether a probe is out.
+    #[cfg(test)]
+    pub(crate) fn probing(&self) -> bool {
+        self.probe_until.is_some()
+    }
+
+    /// The last sign of life.
+    pub(crate) fn last(&self) -> Instant {
+        self.last
+    }
+
+    /// How long ago the peer became due (silent past the deadline, or a probe over), if it is.
+    pub(crate) fn overdue(&self) -> Option<Duration> {
+        Instant::now().checked_duration_since(self.due())
     }
 
     /// How long the peer has been silent.
@@ -97,7 +115,10 @@ mod tests {
         s.expired().await;
         assert_eq!(Instant::now() - start, Duration::from_secs(2));
         s.probe(Duration::from_secs(2));
-        s.answered();
+        assert!(s.probing());
+        s.heard();
+        assert!(s.probing(), "bytes do not answer a probe");
+        s.probe_answered();
         let start = Instant::now();
         s.expired().await;
         assert_eq!(

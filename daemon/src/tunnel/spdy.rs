@@ -5,30 +5,47 @@
 //! without waiting for the replies (kubectl waits a round trip for each). Data for a stream goes
 //! into its byte-bounded queue; a full queue pauses reading the tunnel until its reader takes
 //! data, and resets that stream only if it takes nothing for `STALL_LIMIT` (the policy is on
-//! `STREAM_BUFFER`). PINGs run every
-//! `Liveness::interval`; no PING answered within `Liveness::deadline` kills the tunnel, and so
-//! does GOAWAY, a transport error or a protocol error.
+//! `STREAM_BUFFER`). Liveness (`pulse`): PINGs every `Liveness::interval`, dead after
+//! `Liveness::deadline` of silence, and probes when a connection waits on a quiet tunnel or the
+//! daemon was frozen. GOAWAY, a transport error or a protocol error also end the tunnel.
+
+mod flow;
+mod pulse;
+mod streams;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tether_wire::spdy::{
     Event, HeaderBlock, HeaderCompression, Role, RstStatus, Session, StreamId,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use super::queue::{ByteQueue, EndReason, PushError};
-use super::silence::Silence;
+use super::queue::{ByteQueue, EndReason};
 use super::transport::{Reader, Transport};
 use super::{
-    Chunk, Liveness, Opener, Protocol, STALL_LIMIT, STREAM_BUFFER, Stream, TunnelError, TunnelStats,
+    Health, Liveness, Opener, ProbeCause, Protocol, STREAM_BUFFER, Stream, TunnelEnd, TunnelError,
+    TunnelStats,
 };
+use flow::{Stall, WriteState, at, room_or_deadline, written};
+use pulse::Pulse;
+use streams::Conn;
+
+/// How long the FIN of a data stream that delivered nothing waits for its error stream.
+///
+/// containerd closes the data stream as its port-forward returns, and only then does the kubelet
+/// write the error ("... connect: connection refused") on the error stream and close it. Passed on
+/// at once, that FIN is an empty reply to the local client, and the refusal that follows comes
+/// too late to replay the connection on a Ready pod. So such a FIN waits until the error stream
+/// ends: with text, the connection was refused; without, it was a clean close. The kubelet closes
+/// the error stream right after the data stream; the grace only bounds a server that never does.
+pub(crate) const ERROR_GRACE: Duration = Duration::from_secs(1);
 
 /// Commands from tunnel users to the session task. Data flows through a bounded queue shared
 /// by every connection (they feel the tunnel's backpressure together); resets, probes and closes
@@ -39,7 +56,7 @@ enum Cmd {
     Data { data: StreamId, bytes: Bytes },
     Fin { data: StreamId },
     Reset { data: StreamId },
-    Probe { deadline: Duration },
+    Probe { cause: ProbeCause },
     Close,
 }
 
@@ -67,49 +84,6 @@ impl StreamHandle {
     }
 }
 
-/// Per connection: the session's view.
-struct Conn {
-    error: StreamId,
-    to_local: ByteQueue,
-    error_text: Vec<u8>,
-    local_fin_sent: bool,
-    /// The pod sent at least one byte on the data stream.
-    delivered: bool,
-    /// The server ended the error stream (FIN or reset).
-    error_done: bool,
-    /// The data stream ended before any byte and before the error stream did: its FIN waits
-    /// for the error stream (see [`ERROR_GRACE`]).
-    held_fin: bool,
-}
-
-impl Conn {
-    fn new(error: StreamId, to_local: ByteQueue) -> Self {
-        Self {
-            error,
-            to_local,
-            error_text: Vec::new(),
-            local_fin_sent: false,
-            delivered: false,
-            error_done: false,
-            held_fin: false,
-        }
-    }
-}
-
-/// How long the FIN of a data stream that delivered nothing waits for its error stream.
-///
-/// containerd closes the data stream as its port-forward returns, and only then does the kubelet
-/// write the error ("... connect: connection refused") on the error stream and close it. Passed on
-/// at once, that FIN is an empty reply to the local client, and the refusal that follows comes
-/// too late to replay the connection on a Ready pod. So such a FIN waits until the error stream
-/// ends: with text, the connection was refused; without, it was a clean close. The kubelet closes
-/// the error stream right after the data stream; the grace only bounds a server that never does.
-pub(crate) const ERROR_GRACE: Duration = Duration::from_secs(1);
-
-mod flow;
-
-use flow::{Stall, WriteState, held_until, room_or_deadline, written};
-
 /// The handle users hold; the session task does the work.
 #[derive(Debug)]
 pub(crate) struct SpdyTunnel {
@@ -117,7 +91,7 @@ pub(crate) struct SpdyTunnel {
     ctl_tx: mpsc::UnboundedSender<Cmd>,
     protocol: Protocol,
     dead: CancellationToken,
-    death: Arc<Mutex<String>>,
+    health: watch::Receiver<Health>,
     stats: Arc<TunnelStats>,
 }
 
@@ -140,27 +114,36 @@ impl SpdyTunnel {
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let dead = parent.child_token();
-        let death = Arc::new(Mutex::new(String::new()));
         let stats = Arc::new(TunnelStats::default());
+        let pulse = Pulse::new(liveness, stats.clone());
+        let health = pulse.health();
         let task = Task {
             // Stored header blocks: no 300 KiB deflate context per tunnel (see tether-wire).
             spdy: Session::with_header_compression(Role::Client, HeaderCompression::Stored),
             conns: HashMap::new(),
+            unreplied: 0,
             next_request: 0,
             cmd_tx: cmd_tx.clone(),
             ctl_tx: ctl_tx.clone(),
             stats: stats.clone(),
             liveness,
-            silence: Silence::new(liveness.deadline),
+            pulse,
             outgoing: Vec::new(),
             outgoing_len: 0,
             stall: None,
             held: VecDeque::new(),
         };
-        let (d, why) = (dead.clone(), death.clone());
         let span = tracing::debug_span!("tunnel", protocol = protocol.as_str());
-        tracker.spawn(task.run(transport, cmd_rx, ctl_rx, d, why).instrument(span));
-        Self { cmd_tx, ctl_tx, protocol, dead, death, stats }
+        tracker.spawn(task.run(transport, cmd_rx, ctl_rx, dead.clone()).instrument(span));
+        Self { cmd_tx, ctl_tx, protocol, dead, health, stats }
+    }
+
+    fn closed(&self) -> TunnelError {
+        let why = match &*self.health.borrow() {
+            Health::Dead(end) => end.to_string(),
+            Health::Alive | Health::Probing { .. } => "the tunnel ended".to_owned(),
+        };
+        TunnelError::Closed(why)
     }
 }
 
@@ -168,9 +151,8 @@ impl SpdyTunnel {
 impl Opener for SpdyTunnel {
     async fn open(&self, port: u16) -> Result<Stream, TunnelError> {
         let (reply, rx) = oneshot::channel();
-        let closed = || TunnelError::Closed(self.death());
-        self.cmd_tx.send(Cmd::Open { port, reply }).await.map_err(|_| closed())?;
-        rx.await.map_err(|_| closed())?
+        self.cmd_tx.send(Cmd::Open { port, reply }).await.map_err(|_| self.closed())?;
+        rx.await.map_err(|_| self.closed())?
     }
 
     fn protocol(&self) -> Protocol {
@@ -181,12 +163,12 @@ impl Opener for SpdyTunnel {
         &self.dead
     }
 
-    fn death(&self) -> String {
-        self.death.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    fn health(&self) -> watch::Receiver<Health> {
+        self.health.clone()
     }
 
-    fn probe(&self, deadline: Duration) {
-        let _dead = self.ctl_tx.send(Cmd::Probe { deadline });
+    fn probe(&self, cause: ProbeCause) {
+        let _dead = self.ctl_tx.send(Cmd::Probe { cause });
     }
 
     fn close(&self) {
@@ -208,12 +190,14 @@ struct Task {
     spdy: Session,
     /// Keyed by the data stream id.
     conns: HashMap<StreamId, Conn>,
+    /// Connections whose data stream the server has not answered (SYN_REPLY) yet.
+    unreplied: usize,
     next_request: u64,
     cmd_tx: mpsc::Sender<Cmd>,
     ctl_tx: mpsc::UnboundedSender<Cmd>,
     stats: Arc<TunnelStats>,
     liveness: Liveness,
-    silence: Silence,
+    pulse: Pulse,
     /// Frames produced and not yet handed to the writer, and their size.
     outgoing: Vec<Bytes>,
     outgoing_len: usize,
@@ -230,21 +214,24 @@ impl Task {
         mut cmd_rx: mpsc::Receiver<Cmd>,
         mut ctl_rx: mpsc::UnboundedReceiver<Cmd>,
         dead: CancellationToken,
-        death: Arc<Mutex<String>>,
     ) {
         let (mut reader, writer) = transport.split();
         let mut write = WriteState::Idle(writer);
-        let why = self.serve(&mut reader, &mut write, &mut cmd_rx, &mut ctl_rx, &dead).await;
-        tracing::debug!(reason = %why, "tunnel ended");
-        *death.lock().unwrap_or_else(PoisonError::into_inner) = why.clone();
+        let end = self.serve(&mut reader, &mut write, &mut cmd_rx, &mut ctl_rx, &dead).await;
+        tracing::debug!(reason = %end, "tunnel ended");
+        self.pulse.died(end.clone());
         dead.cancel();
-        for (_, conn) in self.conns.drain() {
-            conn.to_local.close(Some(EndReason::Tunnel(why.clone())));
+        let ids: Vec<StreamId> = self.conns.keys().copied().collect();
+        for id in ids {
+            if let Some(conn) = self.forget(id) {
+                let acknowledged = conn.replied;
+                conn.to_local.close(Some(EndReason::Tunnel { end: end.clone(), acknowledged }));
+            }
         }
         cmd_rx.close();
         while let Ok(cmd) = cmd_rx.try_recv() {
             if let Cmd::Open { reply, .. } = cmd {
-                let _gone = reply.send(Err(TunnelError::Closed(why.clone())));
+                let _gone = reply.send(Err(TunnelError::Closed(end.to_string())));
             }
         }
         // The batch in flight, a last one (the GOAWAY when we closed), then close.
@@ -264,7 +251,7 @@ impl Task {
         }
     }
 
-    /// Runs until the tunnel ends; returns why.
+    /// Runs until the tunnel ends; returns how.
     async fn serve(
         &mut self,
         reader: &mut Reader,
@@ -272,7 +259,7 @@ impl Task {
         cmd_rx: &mut mpsc::Receiver<Cmd>,
         ctl_rx: &mut mpsc::UnboundedReceiver<Cmd>,
         dead: &CancellationToken,
-    ) -> String {
+    ) -> TunnelEnd {
         let mut ping = tokio::time::interval(self.liveness.interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -280,6 +267,8 @@ impl Task {
             self.start_write(write);
             let stalled = self.stall.as_ref().map(|s| (s.room.clone(), s.until));
             let reading = stalled.is_none();
+            let demand_at = self.pulse.demand_at(self.unreplied);
+            let held_at = self.held.front().map(|h| h.1);
             let step = tokio::select! {
                 (writer, result) = written(write) => match result {
                     Ok(()) => {
@@ -288,22 +277,12 @@ impl Task {
                     }
                     Err(e) => {
                         *write = WriteState::Gone;
-                        Err(format!("the connection failed: {e}"))
+                        Err(TunnelEnd::Transport(e.to_string()))
                     }
                 },
                 ready = room_or_deadline(stalled) => self.resume(ready),
-                () = held_until(self.held.front().map(|h| h.1)) => { self.release_expired(); Ok(()) }
-                received = reader.recv(), if reading => match received {
-                    Ok(Some(bytes)) => {
-                        // Any bytes prove the server alive (a PONG may queue behind data).
-                        self.silence.heard();
-                        self.stats.add_in(bytes.len());
-                        self.spdy.receive(bytes);
-                        self.events()
-                    }
-                    Ok(None) => Err("the server closed the connection".to_owned()),
-                    Err(e) => Err(format!("the connection failed: {e}")),
-                },
+                () = at(held_at) => { self.release_expired(); Ok(()) }
+                received = reader.recv(), if reading => self.received(received),
                 // Local data waits while the writer is behind: backpressure on the uploaders.
                 cmd = cmd_rx.recv(), if self.outgoing_len < UNSENT => match cmd {
                     Some(cmd) => {
@@ -314,24 +293,41 @@ impl Task {
                         }
                         step
                     }
-                    None => Err("closed".to_owned()),
+                    None => Err(TunnelEnd::Closed),
                 },
                 Some(cmd) = ctl_rx.recv() => self.command(cmd),
-                _ = ping.tick() => { self.spdy.ping(); Ok(()) }
-                // Exactly at the deadline, not at the next ping: a blackhole is noticed at most
-                // `deadline` after the last sign of life. A paused tunnel reads nothing on
+                _ = ping.tick() => { self.pulse.ping(&mut self.spdy); Ok(()) }
+                () = at(demand_at) => { self.pulse.demand(&mut self.spdy, self.unreplied); Ok(()) }
+                // Exactly at the deadline, not at the next ping. A paused tunnel reads nothing on
                 // purpose; the stall has its own limit.
-                () = self.silence.expired(), if reading => Err(format!(
-                    "no answer to pings for {:?}", self.silence.silent_for()
-                )),
-                () = dead.cancelled() => Err("closed".to_owned()),
+                () = self.pulse.due(), if reading => match self.pulse.verdict(&mut self.spdy) {
+                    Some(end) => Err(end),
+                    None => Ok(()),
+                },
+                () = dead.cancelled() => Err(TunnelEnd::Closed),
             };
-            if let Err(why) = step {
-                if why == "closed" {
+            if let Err(end) = step {
+                if end == TunnelEnd::Closed {
                     self.spdy.go_away(0);
                 }
-                return why;
+                return end;
             }
+        }
+    }
+
+    /// Bytes from the server, or its end.
+    fn received(&mut self, received: std::io::Result<Option<Bytes>>) -> Result<(), TunnelEnd> {
+        match received {
+            Ok(Some(bytes)) => {
+                // Any bytes prove the server alive (a PONG may queue behind data), unless they
+                // are stale: read past the deadline, after a freeze.
+                self.pulse.bytes(&mut self.spdy);
+                self.stats.add_in(bytes.len());
+                self.spdy.receive(bytes);
+                self.events()
+            }
+            Ok(None) => Err(TunnelEnd::ServerClosed),
+            Err(e) => Err(TunnelEnd::Transport(e.to_string())),
         }
     }
 
@@ -345,10 +341,10 @@ impl Task {
 
     /// Ends a stall: delivers what did not fit when the reader took data, or resets the stream
     /// when it did not in time; then goes on with the events already received.
-    fn resume(&mut self, ready: bool) -> Result<(), String> {
+    fn resume(&mut self, ready: bool) -> Result<(), TunnelEnd> {
         let Some(stall) = self.stall.take() else { return Ok(()) };
         // Pongs queued behind the paused bytes could not be read, and data came just before.
-        self.silence.heard();
+        self.pulse.resumed();
         if ready {
             self.data(stall.data, stall.chunk, stall.fin);
         } else if self.conns.contains_key(&stall.data) {
@@ -358,7 +354,7 @@ impl Task {
         self.events()
     }
 
-    fn command(&mut self, cmd: Cmd) -> Result<(), String> {
+    fn command(&mut self, cmd: Cmd) -> Result<(), TunnelEnd> {
         match cmd {
             Cmd::Open { port, reply } => {
                 let _gone = reply.send(self.open(port));
@@ -375,16 +371,13 @@ impl Task {
                 self.maybe_forget(data);
             }
             Cmd::Reset { data } => {
-                if let Some(conn) = self.conns.remove(&data) {
+                if let Some(conn) = self.forget(data) {
                     self.spdy.reset(data, RstStatus::CANCEL);
                     self.spdy.reset(conn.error, RstStatus::CANCEL);
                 }
             }
-            Cmd::Probe { deadline } => {
-                self.silence.probe(deadline);
-                self.spdy.ping();
-            }
-            Cmd::Close => return Err("closed".to_owned()),
+            Cmd::Probe { cause } => self.pulse.probe(&mut self.spdy, cause),
+            Cmd::Close => return Err(TunnelEnd::Closed),
         }
         Ok(())
     }
@@ -407,152 +400,31 @@ impl Task {
         let data = self.spdy.open_stream(&headers("data"), false).map_err(closed)?;
         let (to_local, from_pod) = ByteQueue::new(STREAM_BUFFER);
         self.conns.insert(data, Conn::new(error, to_local));
+        self.unreplied += 1;
         self.stats.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let handle =
             StreamHandle { data, cmd_tx: self.cmd_tx.clone(), ctl_tx: self.ctl_tx.clone() };
         Ok(Stream { to_pod: super::PodSender::spdy(handle), from_pod })
     }
 
-    fn events(&mut self) -> Result<(), String> {
+    fn events(&mut self) -> Result<(), TunnelEnd> {
         while self.stall.is_none() {
             let event = match self.spdy.poll_event() {
                 Ok(Some(e)) => e,
-                Ok(None) if self.spdy.is_closed() => return Err("the server went away".to_owned()),
+                Ok(None) if self.spdy.is_closed() => return Err(TunnelEnd::GoAway),
                 Ok(None) => return Ok(()),
-                Err(e) => return Err(format!("protocol error: {e}")),
+                Err(e) => return Err(TunnelEnd::Protocol(e.to_string())),
             };
             match event {
                 Event::Data { stream_id, data, fin } => self.data(stream_id, data, fin),
                 Event::Reset { stream_id, .. } => self.reset(stream_id),
-                Event::Pong { .. } => {
-                    self.silence.answered();
-                }
-                Event::GoAway { .. } => return Err("the server sent GOAWAY".to_owned()),
-                Event::StreamReplied { .. }
-                | Event::Headers { .. }
-                | Event::StreamOpened { .. } => {}
+                Event::Pong { id } => self.pulse.pong(id),
+                Event::GoAway { .. } => return Err(TunnelEnd::GoAway),
+                Event::StreamReplied { stream_id, .. } => self.replied(stream_id),
+                Event::Headers { .. } | Event::StreamOpened { .. } => {}
             }
         }
         Ok(())
-    }
-
-    fn data(&mut self, id: StreamId, data: Bytes, fin: bool) {
-        if let Some(conn) = self.conns.get_mut(&id) {
-            conn.delivered |= !data.is_empty();
-            // A FIN before any byte may be a refusal whose text is still to come.
-            let hold = fin && !conn.delivered && !conn.error_done;
-            let fin = fin && !hold;
-            let pushed = if data.is_empty() {
-                Ok(())
-            } else {
-                conn.to_local.push(Chunk::Data(data.clone()))
-            };
-            let pushed =
-                pushed.and_then(|()| if fin { conn.to_local.push(Chunk::Fin) } else { Ok(()) });
-            match pushed {
-                Ok(()) if hold => {
-                    conn.held_fin = true;
-                    self.held.push_back((id, Instant::now() + ERROR_GRACE));
-                }
-                Ok(()) => {}
-                Err(PushError::Full) => {
-                    let (room, until) = (conn.to_local.room(), Instant::now() + STALL_LIMIT);
-                    self.stall = Some(Stall { data: id, chunk: data, fin, room, until });
-                    return;
-                }
-                Err(PushError::Gone) => self.kill(id, EndReason::Reset),
-            }
-            if fin {
-                self.maybe_forget(id);
-            }
-            return;
-        }
-        // Text on an error stream: the kubelet could not forward this connection.
-        if let Some((&data_id, conn)) = self.conns.iter_mut().find(|(_, c)| c.error == id) {
-            conn.error_text.extend_from_slice(&data);
-            if fin {
-                conn.error_done = true;
-                if !conn.error_text.is_empty() {
-                    let text = String::from_utf8_lossy(&conn.error_text).into_owned();
-                    self.kill(data_id, EndReason::Remote(text));
-                } else if conn.held_fin {
-                    self.release(data_id);
-                }
-            }
-        }
-    }
-
-    /// Passes on a held FIN: the error stream ended without text, or never ended in time.
-    fn release(&mut self, data: StreamId) {
-        let Some(conn) = self.conns.get_mut(&data) else { return };
-        if !std::mem::take(&mut conn.held_fin) {
-            return;
-        }
-        if conn.to_local.push(Chunk::Fin).is_err() {
-            self.kill(data, EndReason::Reset);
-            return;
-        }
-        self.maybe_forget(data);
-    }
-
-    /// Releases the held FINs whose grace is over.
-    fn release_expired(&mut self) {
-        let now = Instant::now();
-        while let Some(&(data, until)) = self.held.front() {
-            if until > now {
-                break;
-            }
-            self.held.pop_front();
-            if self.conns.get(&data).is_some_and(|c| c.held_fin) {
-                tracing::debug!(stream = data, "no end of the error stream: a clean close");
-                self.release(data);
-            }
-        }
-    }
-
-    fn reset(&mut self, id: StreamId) {
-        if let Some(conn) = self.conns.remove(&id) {
-            conn.to_local.close(Some(Self::reason(&conn.error_text)));
-            self.spdy.reset(conn.error, RstStatus::CANCEL);
-            return;
-        }
-        let found = self.conns.iter_mut().find(|(_, c)| c.error == id).map(|(d, c)| {
-            c.error_done = true;
-            (*d, c.held_fin && c.error_text.is_empty(), Self::reason(&c.error_text))
-        });
-        match found {
-            // The data stream had ended cleanly; the error stream says nothing more.
-            Some((data_id, true, _)) => self.release(data_id),
-            Some((data_id, false, reason)) => self.kill(data_id, reason),
-            None => {}
-        }
-    }
-
-    /// The reason for a reset: the error stream's text when there is some.
-    fn reason(error_text: &[u8]) -> EndReason {
-        if error_text.is_empty() {
-            EndReason::Reset
-        } else {
-            EndReason::Remote(String::from_utf8_lossy(error_text).into_owned())
-        }
-    }
-
-    /// Ends a connection abnormally: its queue closes with `why`, both streams are reset.
-    fn kill(&mut self, data: StreamId, why: EndReason) {
-        if let Some(conn) = self.conns.remove(&data) {
-            conn.to_local.close(Some(why));
-            self.spdy.reset(data, RstStatus::CANCEL);
-            self.spdy.reset(conn.error, RstStatus::CANCEL);
-        }
-    }
-
-    /// Forgets a connection once both directions have finished.
-    fn maybe_forget(&mut self, data: StreamId) {
-        let done = self.conns.get(&data).is_some_and(|c| c.local_fin_sent && !c.held_fin)
-            && !self.spdy.is_open(data);
-        if done {
-            self.conns.remove(&data);
-        }
     }
 }
 

@@ -61,6 +61,7 @@ impl Default for Options {
             liveness: tether_daemon::tunnel::Liveness {
                 interval: Duration::from_millis(500),
                 deadline: Duration::from_secs(3),
+                ..tether_daemon::tunnel::Liveness::default()
             },
             recreate_delay: Duration::from_millis(300),
             hold: Duration::from_secs(30),

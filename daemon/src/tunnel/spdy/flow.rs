@@ -1,6 +1,7 @@
 //! What lets a SPDY tunnel's session task read and write without one waiting on the other: a
 //! stream whose reader's queue is full (the tunnel pauses reading for it, with a deadline), the
-//! write of one batch in flight, and the deadline of a FIN held for its error stream.
+//! write of one batch in flight, and optional deadlines (a FIN held for its error stream, a
+//! probe on demand).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,7 +31,7 @@ pub(super) async fn room_or_deadline(stall: Option<(Room, Instant)>) -> bool {
 }
 
 /// Resolves at `until`; never, without one.
-pub(super) async fn held_until(until: Option<Instant>) {
+pub(super) async fn at(until: Option<Instant>) {
     match until {
         Some(until) => tokio::time::sleep_until(until).await,
         None => std::future::pending().await,

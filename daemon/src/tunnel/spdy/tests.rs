@@ -13,7 +13,10 @@ use tokio_util::task::TaskTracker;
 
 use super::{ERROR_GRACE, SpdyTunnel};
 use crate::tunnel::transport::Transport;
-use crate::tunnel::{Chunk, EndReason, Liveness, Opener as _, Protocol};
+use crate::tunnel::{
+    Chunk, EndReason, Health, Liveness, Opener as _, ProbeCause, Protocol, Refusal, RefusalKind,
+    TunnelEnd,
+};
 
 const REFUSED: &str = "error forwarding port 80 to pod 0b3c, uid : failed to execute portforward \
                        in network namespace \"/var/run/netns/cni-0b3c\": failed to connect to \
@@ -32,6 +35,8 @@ enum Script {
     DataCloseOnly,
     /// A byte, then both streams end.
     OneByteThenClose,
+    /// A server that stops answering anything once the first connection arrives.
+    Blackhole,
 }
 
 fn act(spdy: &mut Session, script: Script, data: StreamId, error: StreamId) {
@@ -52,6 +57,7 @@ fn act(spdy: &mut Session, script: Script, data: StreamId, error: StreamId) {
             spdy.finish(error).expect("open");
         }
         Script::DataCloseOnly => spdy.finish(data).expect("open"),
+        Script::Blackhole => {}
         Script::OneByteThenClose => {
             spdy.send_data(data, Bytes::from_static(b"x"), false).expect("open");
             spdy.finish(data).expect("open");
@@ -72,6 +78,14 @@ async fn server(io: DuplexStream, script: Script) {
         spdy.receive(Bytes::copy_from_slice(&buf[..n]));
         while let Ok(Some(event)) = spdy.poll_event() {
             let Event::StreamOpened { stream_id, headers, .. } = event else { continue };
+            if let Script::Blackhole = script {
+                // Read on, never write: a half-open connection.
+                loop {
+                    if !matches!(rd.read(&mut buf).await, Ok(1..)) {
+                        return;
+                    }
+                }
+            }
             spdy.reply(stream_id, &HeaderBlock::new(), false).expect("reply");
             let id = headers.get("requestid").unwrap_or_default().to_owned();
             let pair = pairs.entry(id).or_default();
@@ -97,7 +111,7 @@ fn tunnel(script: Script) -> (SpdyTunnel, CancellationToken) {
     let (client, far) = tokio::io::duplex(1 << 20);
     tokio::spawn(server(far, script));
     let stop = CancellationToken::new();
-    let liveness = Liveness { interval: Duration::from_secs(4), deadline: Duration::from_secs(12) };
+    let liveness = Liveness::default();
     let tracker = TaskTracker::new();
     let transport = Transport::raw(Box::new(client));
     (SpdyTunnel::start(transport, Protocol::Spdy, liveness, &stop, &tracker), stop)
@@ -129,14 +143,15 @@ async fn ending(script: Script) -> (Vec<Chunk>, Option<EndReason>, Duration) {
 async fn a_refusal_after_the_data_stream_closed_is_a_refusal_not_an_empty_reply() {
     let (chunks, error, _) = ending(Script::RefuseDataFirst).await;
     assert_eq!(chunks, [], "no FIN reaches the local client");
-    assert_eq!(error, Some(EndReason::Remote(REFUSED.to_owned())));
+    assert_eq!(error, Some(EndReason::Refused(Refusal::classify(REFUSED.to_owned()))));
+    assert!(matches!(error, Some(EndReason::Refused(r)) if r.kind == RefusalKind::PortRefused));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_refusal_before_the_resets_is_a_refusal() {
     let (chunks, error, _) = ending(Script::RefuseErrorFirst).await;
     assert_eq!(chunks, []);
-    assert_eq!(error, Some(EndReason::Remote(REFUSED.to_owned())));
+    assert!(matches!(error, Some(EndReason::Refused(r)) if r.kind == RefusalKind::PortRefused));
 }
 
 #[tokio::test(start_paused = true)]
@@ -161,4 +176,59 @@ async fn a_fin_after_data_is_passed_on_at_once() {
     assert_eq!(chunks, [Chunk::Data(Bytes::from_static(b"x")), Chunk::Fin]);
     assert_eq!(error, None);
     assert!(elapsed < ERROR_GRACE, "{elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_waiting_on_a_silent_tunnel_probes_it_and_is_not_delivered() {
+    let (tunnel, stop) = tunnel(Script::Blackhole);
+    let mut health = tunnel.health();
+    let started = Instant::now();
+    let mut stream = tunnel.open(80).await.expect("open");
+    stream.to_pod.send(Bytes::from_static(b"GET / HTTP/1.0\r\n\r\n")).await.expect("send");
+    let probing =
+        tokio::time::timeout(Duration::from_secs(30), health.wait_for(|h| *h != Health::Alive))
+            .await
+            .expect("in time")
+            .expect("health")
+            .clone();
+    assert!(matches!(probing, Health::Probing { cause: ProbeCause::Demand, .. }), "{probing:?}");
+    let quiet = Liveness::default().quiet;
+    assert!(started.elapsed() >= quiet, "probed once quiet: {:?}", started.elapsed());
+    let ended = tokio::time::timeout(Duration::from_secs(30), stream.from_pod.recv()).await;
+    assert_eq!(ended.expect("the stream ends"), None);
+    let error = stream.from_pod.error();
+    assert!(
+        matches!(
+            error,
+            Some(EndReason::Tunnel {
+                end: TunnelEnd::ProbeUnanswered { cause: ProbeCause::Demand, .. },
+                acknowledged: false
+            })
+        ),
+        "{error:?}"
+    );
+    let limit = quiet + Liveness::default().probe_floor + Duration::from_millis(100);
+    assert!(started.elapsed() <= limit, "dead within quiet + the probe: {:?}", started.elapsed());
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_of_a_live_tunnel_is_answered() {
+    let (tunnel, stop) = tunnel(Script::OneByteThenClose);
+    let mut health = tunnel.health();
+    health.mark_unchanged();
+    tunnel.probe(ProbeCause::Wake);
+    // Probing, then answered within a round trip.
+    tokio::time::timeout(Duration::from_secs(5), health.changed())
+        .await
+        .expect("a change")
+        .expect("health");
+    let answered = async {
+        while tunnel.stats().rtt().is_none() || *health.borrow() != Health::Alive {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), answered).await.expect("answered");
+    assert!(!tunnel.dead().is_cancelled(), "alive");
+    stop.cancel();
 }
