@@ -1,5 +1,5 @@
 //! The dead-peer timer of a tunnel: it fires `deadline` after the last sign of life (any bytes
-//! or a PONG), or at the end of a probe, whichever is first. Only the PONG that answers a probe
+//! or a PONG), or, while a probe is out, at the end of the probe. Only the PONG that answers a probe
 //! ends it; bytes read meanwhile may have waited in the kernel while the daemon was frozen.
 //!
 //! A sign of life only stores the time. The one timer is re-armed when it fires early (life
@@ -70,9 +70,10 @@ impl Silence {
         Instant::now() - self.last
     }
 
+    /// A probe out decides alone: it was sent because the silence is in doubt (or already past
+    /// the deadline, after a freeze), and it gets its whole time to be answered.
     fn due(&self) -> Instant {
-        let quiet = self.last + self.deadline;
-        self.probe_until.map_or(quiet, |p| p.min(quiet))
+        self.probe_until.unwrap_or(self.last + self.deadline)
     }
 
     /// Resolves once the peer is dead: silent past the deadline, or a probe unanswered.

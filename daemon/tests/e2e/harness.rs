@@ -51,6 +51,8 @@ pub struct Options {
     pub recreate_delay: Duration,
     pub hold: Duration,
     pub error_order: tether_testkit::PortForwardErrorOrder,
+    /// The clocks the daemon tells sleeps and freezes by (the system's when `None`).
+    pub clocks: Option<std::sync::Arc<dyn tether_daemon::forward::wake::Clocks>>,
 }
 
 impl Default for Options {
@@ -66,6 +68,7 @@ impl Default for Options {
             recreate_delay: Duration::from_millis(300),
             hold: Duration::from_secs(30),
             error_order: tether_testkit::PortForwardErrorOrder::default(),
+            clocks: None,
         }
     }
 }
@@ -91,6 +94,9 @@ pub fn daemon_config(dir: &Path, opts: &Options) -> tether_daemon::Config {
     config.liveness = opts.liveness;
     config.settings.hold = opts.hold;
     config.drain_deadline = Duration::from_secs(3);
+    if let Some(clocks) = &opts.clocks {
+        config.clocks = clocks.clone();
+    }
     config
 }
 

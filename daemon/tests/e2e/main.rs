@@ -6,6 +6,7 @@ mod harness;
 mod backpressure;
 mod basics;
 mod faults;
+mod resilience;
 mod restart;
 mod session_faults;
 mod session_harness;
