@@ -111,6 +111,12 @@ pub enum ClusterError {
     /// The API server could not be reached, or the connection broke.
     #[error("failed to reach the API server: {0}")]
     Connection(String),
+    /// The API server answered that it could not reach the node's kubelet ("error dialing
+    /// backend"): the node is down or unreachable from the control plane.
+    #[error(
+        "failed to reach the pod's node: the API server could not reach the node's kubelet ({0})"
+    )]
+    Kubelet(String),
     /// The server answered in a way no protocol fits.
     #[error("failed to negotiate a streaming protocol: {0}")]
     Protocol(String),

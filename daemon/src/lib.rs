@@ -160,6 +160,9 @@ pub async fn run_with(
             () = api_shutdown.cancelled() => {}
         }
         tracing::info!("shutting down: draining");
+        // Open streams (events, Dial, exec, attach) end now: tonic's graceful shutdown waits for
+        // them, and they would otherwise wait for the shutdown.
+        api_shutdown.cancel();
     };
     let _notified = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(socket = %config.socket.display(), version = tether_proto::VERSION, "serving");

@@ -63,10 +63,18 @@ pub struct Cluster {
     pub(crate) error_order: std::sync::Mutex<crate::PortForwardErrorOrder>,
     /// Streaming (upgrade) requests received, accepted or not.
     pub(crate) upgrades: std::sync::atomic::AtomicU64,
+    /// What clients sent.
+    pub(crate) audit: crate::audit::Audit,
     state_dir: PathBuf,
 }
 
 impl Cluster {
+    /// The options it was started with.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The store of objects.
     #[must_use]
     pub fn store(&self) -> &Store {
@@ -90,6 +98,19 @@ impl Cluster {
     #[must_use]
     pub fn upgrade_requests(&self) -> u64 {
         self.upgrades.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The last requests (method, path and query as sent, User-Agent), oldest first.
+    #[must_use]
+    pub fn requests(&self) -> Vec<crate::audit::Request> {
+        self.audit.requests()
+    }
+
+    /// Upgrades answered 101, by protocol: `websocket:<subprotocol>` (`websocket:` when none
+    /// was chosen) or `spdy:<X-Stream-Protocol-Version>`. Tests assert what was negotiated.
+    #[must_use]
+    pub fn upgrades_by_protocol(&self) -> std::collections::BTreeMap<String, u64> {
+        self.audit.upgrades()
     }
 
     /// The token valid now.
@@ -197,6 +218,7 @@ impl TestCluster {
             recreate_delay: std::sync::Mutex::new(config.recreate_delay),
             error_order: std::sync::Mutex::new(config.portforward_error_order),
             upgrades: std::sync::atomic::AtomicU64::new(0),
+            audit: crate::audit::Audit::default(),
             config,
             auth,
             pki,

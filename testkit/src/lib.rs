@@ -11,6 +11,7 @@
 //!
 //! Start one with [`TestCluster::start`]; the `tether-testkit serve` binary wraps the same call.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-pub(crate) use response::{Body, full, status};
+pub(crate) use response::{Body, bare, full, plain, status};
 
 use crate::auth::Rejection;
 use crate::server::ConnCtx;
@@ -26,6 +26,7 @@ pub(crate) async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     tracing::debug!(method = %req.method(), %path, "request");
+    ctx.cluster.audit.request(&req);
     if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
         return Ok(full(StatusCode::OK, "text/plain", "ok"));
     }

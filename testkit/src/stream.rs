@@ -53,6 +53,11 @@ fn truthy(v: &str) -> bool {
 }
 
 impl Options {
+    /// Whether any stream was asked for.
+    pub(crate) fn any_stdio(&self) -> bool {
+        self.stdin || self.stdout || self.stderr
+    }
+
     fn parse(query: &str) -> Result<Self, String> {
         let mut o = Self::default();
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -120,16 +125,21 @@ pub(crate) async fn handle(
     };
     if let Some(code) = cluster.faults.reject_status() {
         let code = StatusCode::from_u16(code).unwrap_or(StatusCode::FORBIDDEN);
-        return status(
-            code,
-            code.canonical_reason().unwrap_or("Rejected"),
-            "upgrade rejected by fault injection",
-        );
+        return rejected(code, ns, pod, sub);
     }
-    if kind != Kind::PortForward
-        && let Err(message) = validate_stdio(&object, &opts, kind)
-    {
-        return bad_request(&message);
+    // The v5 translator upgrades first and finds out from the kubelet (see `ws_exec`).
+    let translated = header_has(&req, header::UPGRADE, "websocket")
+        && !cluster.config.old_cluster
+        && header_lines(&req, header::SEC_WEBSOCKET_PROTOCOL.as_str())
+            .first()
+            .is_some_and(|l| negotiate::split_protocols(l).any(|p| p == negotiate::V5_CHANNEL));
+    if kind != Kind::PortForward {
+        if let Err(message) = validate_target(&object, &opts, kind) {
+            return bad_request(&message);
+        }
+        if !translated && !opts.any_stdio() {
+            return bad_request(NO_STDIO);
+        }
     }
 
     let Some(runtime_pod) = cluster.runtime.pod(ns, pod) else {
@@ -157,14 +167,36 @@ pub(crate) struct Session {
     pub opts: Options,
 }
 
-/// The checks the apiserver makes on exec and attach options.
-fn validate_stdio(pod: &serde_json::Value, opts: &Options, kind: Kind) -> Result<(), String> {
+/// An upgrade refused by the `reject-upgrades` fault, in the API server's words for the codes
+/// real clusters send: RBAC's 403 (since 1.35 a WebSocket upgrade needs `create` on the
+/// subresource), and the 500 of a proxy that cannot reach the node's kubelet.
+fn rejected(code: StatusCode, ns: &str, pod: &str, sub: &str) -> Response<Body> {
+    match code {
+        StatusCode::FORBIDDEN => status(
+            code,
+            "Forbidden",
+            &format!(
+                "pods \"{pod}\" is forbidden: User \"tether-admin\" cannot create resource \
+                 \"pods/{sub}\" in API group \"\" in the namespace \"{ns}\""
+            ),
+        ),
+        StatusCode::INTERNAL_SERVER_ERROR => status(
+            code,
+            "InternalError",
+            "error dialing backend: dial tcp 10.0.0.5:10250: connect: connection refused",
+        ),
+        _ => status(code, code.canonical_reason().unwrap_or("Rejected"), "upgrade rejected"),
+    }
+}
+
+/// What the kubelet says to a remote command with no stream at all.
+pub(crate) const NO_STDIO: &str = "you must specify at least 1 of stdin, stdout, stderr";
+
+/// The checks the apiserver makes on exec and attach options (the streams are the kubelet's).
+fn validate_target(pod: &serde_json::Value, opts: &Options, kind: Kind) -> Result<(), String> {
     let name = pod["metadata"]["name"].as_str().unwrap_or_default();
     if kind == Kind::Exec && opts.command.is_empty() {
         return Err("you must specify at least one command for the container".into());
-    }
-    if !(opts.stdin || opts.stdout || opts.stderr) {
-        return Err("you must specify at least 1 of stdin, stdout, stderr".into());
     }
     let containers = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
     if !opts.container.is_empty()
@@ -206,6 +238,19 @@ where
     // Streaming from the 101 on: a client may act on the 101 (and a test inject a fault into
     // streaming connections) before hyper hands the connection over below.
     session.ctx.entry.set_streaming();
+    let header = |name: &header::HeaderName| {
+        headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    };
+    let protocol = match header(&header::UPGRADE) {
+        Some("websocket") => {
+            format!("websocket:{}", header(&header::SEC_WEBSOCKET_PROTOCOL).unwrap_or_default())
+        }
+        _ => {
+            let name = header::HeaderName::from_static("x-stream-protocol-version");
+            format!("spdy:{}", header(&name).unwrap_or_default())
+        }
+    };
+    session.ctx.cluster.audit.upgraded(protocol);
     let tracker = session.ctx.cluster.tracker.clone();
     tracker.spawn(
         async move {

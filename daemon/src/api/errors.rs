@@ -36,7 +36,10 @@ pub fn registry(e: &RegistryError) -> (Status, Fault) {
         RegistryError::Invalid(spec) => {
             (Status::invalid_argument(spec_field(spec, &message)), Fault::Caller)
         }
-        RegistryError::AlreadyExists { .. } => (Status::already_exists(message), Fault::Caller),
+        // Like INVALID_ARGUMENT, the message starts with the field that differs.
+        RegistryError::AlreadyExists { field, .. } => {
+            (Status::already_exists(format!("{field}: {message}")), Fault::Caller)
+        }
         RegistryError::NotFound(_) => (Status::not_found(message), Fault::Caller),
         RegistryError::Bind { .. } => {
             (Status::new(Code::FailedPrecondition, message), Fault::Environment)

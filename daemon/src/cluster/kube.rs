@@ -6,6 +6,8 @@ mod convert;
 mod exec;
 mod pod_for;
 mod pods;
+mod query;
+mod status;
 mod upgrade;
 
 use std::collections::HashMap;
@@ -150,34 +152,42 @@ async fn load(source: &Source) -> Result<(kube::Client, String), ClusterError> {
     config.read_timeout = None;
     config.write_timeout = None;
     config.connect_timeout = Some(Duration::from_secs(10));
+    // Audit logs and priority-and-fairness rules see who calls, as kubectl says who it is.
+    if let Ok(agent) = http::HeaderValue::from_str(&user_agent()) {
+        config.headers.push((http::header::USER_AGENT, agent));
+    }
     let namespace = source.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
     let client = kube::Client::try_from(config).map_err(config_err)?;
     Ok((client, namespace))
 }
 
-/// Classifies a kube error.
+/// `tether/<version> (<os>/<arch>)`, in Go's names for both, as kubectl writes its own.
+#[must_use]
+pub fn user_agent() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    };
+    format!("tether/{} ({os}/{arch})", tether_proto::VERSION)
+}
+
+/// Classifies a kube error: a Status from the server, or no answer at all.
 pub(crate) fn classify(e: &kube::Error) -> ClusterError {
     match e {
-        kube::Error::Api(status) => {
-            let message = if status.message.is_empty() {
-                status.reason.clone()
-            } else {
-                status.message.clone()
-            };
-            status_error(status.code, message)
-        }
+        kube::Error::Api(s) => status_error(s.code, s.reason.clone(), s.message.clone()),
         other => ClusterError::Connection(other.to_string()),
     }
 }
 
-/// Classifies an HTTP status with its message.
-pub(crate) fn status_error(code: u16, message: String) -> ClusterError {
-    match code {
-        401 => ClusterError::Unauthorized(message),
-        403 => ClusterError::Forbidden(message),
-        404 => ClusterError::NotFound(message),
-        _ => ClusterError::Connection(format!("{code}: {message}")),
-    }
+/// Classifies a Status the server sent.
+pub(crate) fn status_error(code: u16, reason: String, message: String) -> ClusterError {
+    status::error(status::Status { code, reason, message }, None)
 }
 
 impl KubeCluster {

@@ -145,6 +145,9 @@ pub struct Registry {
     cancel: CancellationToken,
 }
 
+/// How long a pause or resume waits for the supervisor to act before answering.
+const APPLY: Duration = Duration::from_secs(2);
+
 /// Runs a store call (which may wait for an fsync) off the async workers.
 async fn bind(addr: SocketAddr) -> Result<Arc<TcpListener>, RegistryError> {
     TcpListener::bind(addr)
@@ -348,8 +351,15 @@ impl Registry {
             .await
             .map_err(RegistryError::Store)?;
         // A resume also restarts a forward that failed.
+        let mut status = entry.shared.status.subscribe();
         entry.desired_tx.send_replace(desired);
-        Ok(entry.snapshot())
+        drop(entries);
+        // Answer with the state the change led to (briefly: the supervisor acts at once).
+        let applied =
+            |s: &Status| (s.state == ForwardState::Paused) == (desired == Desired::Paused);
+        let wait = async { status.wait_for(applied).await.map(|_| ()) };
+        let _late = tokio::time::timeout(APPLY, wait).await;
+        self.get(name).await.ok_or_else(|| RegistryError::NotFound(name.to_owned()))
     }
 
     /// Waits until a forward is Ready or Failed, up to `timeout`; returns its snapshot then.

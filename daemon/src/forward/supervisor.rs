@@ -181,6 +181,7 @@ impl From<ClusterError> for Fail {
             }
             ClusterError::Rejected { .. }
             | ClusterError::Connection(_)
+            | ClusterError::Kubelet(_)
             | ClusterError::Protocol(_) => Self::Retry(Reason::Connection(text)),
         }
     }

@@ -60,6 +60,28 @@ async fn services_deployments_and_pods_resolve_like_kubectl() {
     w.shutdown().await;
 }
 
+/// What the API server's audit log would show of tetherd: who it is, tidy queries, and the
+/// tunnel protocol it negotiated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_server_sees_a_user_agent_and_tidy_queries() {
+    let mut w = World::start("audit", Options::default()).await;
+    let port = w.forward("web", "svc/web", &[":80"]).await;
+    tokio::task::spawn_blocking(move || http_get(port)).await.expect("task").expect("served");
+    let requests = w.cluster.cluster().requests();
+    assert!(!requests.is_empty());
+    let agent = format!("tether/{} (linux/amd64)", tether_proto::VERSION);
+    for r in &requests {
+        if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+            assert_eq!(r.user_agent, agent, "{r:?}");
+        }
+        assert!(r.user_agent.starts_with("tether/"), "{r:?}");
+        assert!(!r.target.contains("?&"), "a stray '&': {r:?}");
+    }
+    let upgrades = w.cluster.cluster().upgrades_by_protocol();
+    assert_eq!(upgrades.get("websocket:SPDY/3.1+portforward.k8s.io"), Some(&1), "{upgrades:?}");
+    w.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_old_cluster_forces_the_fallback() {
     let mut w = World::start("old", Options { old_cluster: true, ..Options::default() }).await;

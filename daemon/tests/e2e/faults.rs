@@ -241,6 +241,35 @@ async fn an_expired_token_is_refreshed() {
     w.shutdown().await;
 }
 
+/// An API server that cannot reach the node's kubelet answers 500 with a Status: that is its
+/// real answer, so no other protocol is tried (one upgrade per attempt, where kubectl makes two
+/// and tetherd used to make three), and the reason says so once, in the cluster's terms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_kubelet_ends_negotiation_and_is_named_once() {
+    let mut w = World::start("kubelet", Options::default()).await;
+    w.forward("echo", "svc/echo", &[":70"]).await;
+    w.inject(Fault::RejectUpgrades { status: 500 }).await;
+    let before = w.cluster.cluster().upgrade_requests();
+    w.inject(Fault::CloseStreams).await;
+    let status = w
+        .wait_phase("echo", Duration::from_secs(15), |s| {
+            s.phase() == pb::Phase::Reconnecting && s.attempt >= 4
+        })
+        .await;
+    let upgrades = w.cluster.cluster().upgrade_requests() - before;
+    let attempts = u64::from(status.attempt);
+    assert!(
+        upgrades <= attempts + 1,
+        "{upgrades} upgrades for {attempts} attempts: a Status must end the negotiation"
+    );
+    let reason = &status.reason;
+    assert_eq!(reason.matches("error dialing backend").count(), 1, "once: {reason}");
+    assert!(reason.contains("could not reach the node's kubelet"), "{reason}");
+    w.inject(Fault::RejectUpgrades { status: 0 }).await;
+    w.wait_phase("echo", Duration::from_secs(30), |s| s.phase() == pb::Phase::Ready).await;
+    w.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbidden_fails_without_a_hot_loop() {
     let mut w = World::start("forbidden", Options::default()).await;
@@ -251,6 +280,9 @@ async fn forbidden_fails_without_a_hot_loop() {
     let status =
         w.wait_phase("echo", Duration::from_secs(15), |s| s.phase() == pb::Phase::Failed).await;
     assert_eq!(status.reason_kind(), pb::ReasonKind::Forbidden, "{status:?}");
+    // The API server's words, and what the user needs, once; no fallback after a real answer.
+    assert!(status.reason.contains("cannot create resource \"pods/portforward\""), "{status:?}");
+    assert!(status.reason.contains("needs `create` on `pods/portforward`"), "{status:?}");
     let before = w.cluster.cluster().upgrade_requests();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(w.cluster.cluster().upgrade_requests(), before, "a failed forward does not retry");

@@ -81,7 +81,14 @@ async fn sigkill_and_restart_restore_forwards_on_the_same_ports() {
         .expect("task")
         .expect("echo after restart");
     assert_eq!(back, data);
-    // SIGTERM drains and exits 0, and removes its socket.
+    // SIGTERM drains and exits 0, and removes its socket, even with a client following events.
+    let mut events = client
+        .forwards
+        .watch_events(pb::WatchEventsRequest { names: vec![] })
+        .await
+        .expect("watch")
+        .into_inner();
+    events.message().await.expect("stream").expect("the first event");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(daemon.id()).expect("pid")),
         nix::sys::signal::Signal::SIGTERM,

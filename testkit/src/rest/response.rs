@@ -21,6 +21,20 @@ pub(crate) fn full(code: StatusCode, content_type: &str, body: impl Into<Bytes>)
     resp
 }
 
+/// A plain-text answer, as Go's `http.Error` writes it (no Status: the kubelet's handshake
+/// refusals, passed through verbatim by the API server).
+pub(crate) fn plain(code: StatusCode, text: &str) -> Response<Body> {
+    full(code, "text/plain; charset=utf-8", format!("{text}\n"))
+}
+
+/// An empty answer with `code` and no headers, as x/net's WebSocket server refuses a
+/// handshake (`HTTP/1.1 403 Forbidden` and nothing else).
+pub(crate) fn bare(code: StatusCode) -> Response<Body> {
+    let mut resp = full(code, "", Bytes::new());
+    resp.headers_mut().remove(http::header::CONTENT_TYPE);
+    resp
+}
+
 /// A JSON response.
 pub(crate) fn json(code: StatusCode, value: &Value) -> Response<Body> {
     full(code, "application/json", serde_json::to_vec(value).unwrap_or_default())

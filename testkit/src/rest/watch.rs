@@ -68,7 +68,7 @@ pub(crate) fn watch(
             }
             Err(_) => return,
         };
-        let mut stream = Matcher { ns, filter, matched, tx };
+        let mut stream = Matcher { resource, ns, filter, matched, tx };
         tokio::select! {
             () = stream.run(backlog, live) => {}
             () = tokio::time::sleep(timeout) => {}
@@ -85,6 +85,8 @@ pub(crate) fn watch(
 }
 
 struct Matcher {
+    /// The kind watched: the store's events are of every kind.
+    resource: Resource,
     ns: Option<String>,
     filter: Filter,
     matched: HashSet<String>,
@@ -97,18 +99,17 @@ impl Matcher {
         backlog: Vec<Arc<WatchEvent>>,
         mut live: broadcast::Receiver<Arc<WatchEvent>>,
     ) {
-        let resource = backlog.first().map(|e| e.resource);
         let mut last_rv = 0;
         for event in backlog {
             last_rv = last_rv.max(event.rv);
-            if !self.send(&event).await {
+            if event.resource == self.resource && !self.send(&event).await {
                 return;
             }
         }
         loop {
             match live.recv().await {
                 Ok(event) if event.rv <= last_rv => {}
-                Ok(event) if resource.is_none_or(|r| r == event.resource) => {
+                Ok(event) if event.resource == self.resource => {
                     if !self.send(&event).await {
                         return;
                     }

@@ -52,6 +52,14 @@ pub(crate) fn internal_error(message: &str) -> Status {
     status
 }
 
+/// What the API server's v5 translator reports for an error from the kubelet's side: its SPDY
+/// client turns the kubelet's Status into an error, and the translator wraps that in an
+/// InternalError of its own (`apierrors.NewInternalError(err)` in `streamtranslator.go`), so a
+/// kubelet InternalError reads "Internal error occurred: Internal error occurred: ...".
+pub(crate) fn translated(kubelet: &Status) -> Status {
+    internal_error(&kubelet.message)
+}
+
 /// Starts the exec process or joins the attached container.
 pub(crate) fn start(session: &Session) -> Result<Running, Box<Status>> {
     let pod = &session.pod;

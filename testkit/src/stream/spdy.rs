@@ -13,8 +13,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::ws::Ws;
-use super::{Kind, Session, bad_request, header_lines, switch};
-use crate::rest::{Body, status};
+use super::{Kind, Session, header_lines, switch};
+use crate::rest::{Body, plain};
 
 /// Where a SPDY session's bytes travel.
 pub(crate) enum Transport {
@@ -129,12 +129,13 @@ pub(super) fn upgrade(
     };
     let chosen = match negotiate::spdy_select(lines.iter().map(String::as_str), supported) {
         Ok(p) => p,
+        // httpstream.Handshake answers with http.Error: plain text, no Status.
         Err(NegotiationError::Missing) => {
-            return bad_request("unable to upgrade: X-Stream-Protocol-Version is required");
+            let text = "unable to upgrade: X-Stream-Protocol-Version is required";
+            return plain(StatusCode::BAD_REQUEST, text);
         }
         Err(e) => {
-            let mut resp =
-                status(StatusCode::FORBIDDEN, "Forbidden", &format!("unable to upgrade: {e}"));
+            let mut resp = plain(StatusCode::FORBIDDEN, &format!("unable to upgrade: {e}"));
             for v in supported {
                 if let Ok(v) = http::HeaderValue::from_str(v) {
                     resp.headers_mut().append(negotiate::HEADER_ACCEPTED_PROTOCOLS, v);

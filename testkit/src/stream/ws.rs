@@ -9,8 +9,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use super::{Kind, Session, bad_request, switch};
-use crate::rest::{Body, status};
+use super::{Kind, Session, switch};
+use crate::rest::{Body, bare, plain};
 
 /// The upgraded WebSocket of a session.
 pub(crate) type Ws = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
@@ -44,7 +44,7 @@ pub(super) fn upgrade(
     let Some(key) =
         req.headers().get(header::SEC_WEBSOCKET_KEY).map(|k| derive_accept_key(k.as_bytes()))
     else {
-        return bad_request("missing Sec-WebSocket-Key");
+        return plain(StatusCode::BAD_REQUEST, "websocket: missing Sec-WebSocket-Key");
     };
     // x/net reads only the first Sec-WebSocket-Protocol line.
     let first_line =
@@ -52,8 +52,9 @@ pub(super) fn upgrade(
     let offers: Vec<&str> =
         first_line.map(|l| negotiate::split_protocols(l).collect()).unwrap_or_default();
     let modern = !session.ctx.cluster.config.old_cluster;
-    let forbidden =
-        || status(StatusCode::FORBIDDEN, "Forbidden", "websocket protocol negotiation failed");
+    // x/net's handshake refusal: a bare 403, no Status. An API server that does not translate
+    // passes the kubelet's answer through, so clients see the protocol is not spoken there.
+    let forbidden = || bare(StatusCode::FORBIDDEN);
     let plan = match session.kind {
         Kind::Exec | Kind::Attach if modern && offers.contains(&negotiate::V5_CHANNEL) => {
             Plan::Channel(
@@ -84,7 +85,8 @@ pub(super) fn upgrade(
         }
         Kind::PortForward => {
             if session.opts.ports.is_empty() {
-                return bad_request("query parameter \"port\" is required");
+                // The kubelet's `NewV4Options`: WriteHeader(400), then the error as text.
+                return plain(StatusCode::BAD_REQUEST, "query parameter \"port\" is required");
             }
             let chosen = if offers.is_empty() {
                 Some("")

@@ -41,9 +41,20 @@ pub(super) async fn serve(session: Session, mut ws: Ws, codec: ChannelCodec) {
     {
         return;
     }
+    let translator = codec.version() == tether_wire::channel::Version::V5;
+    if translator && !opts.any_stdio() {
+        // The kubelet refuses the translator's SPDY upgrade with plain text; client-go makes
+        // that "unable to upgrade connection: ...", and the translator an InternalError.
+        let status =
+            exec::internal_error(&format!("unable to upgrade connection: {}", super::NO_STDIO));
+        return finish(&mut ws, &codec, status_for(codec.version(), &status)).await;
+    }
     let mut running = match exec::start(&session) {
         Ok(r) => r,
-        Err(status) => return finish(&mut ws, &codec, status_for(codec.version(), &status)).await,
+        Err(status) => {
+            let status = if translator { exec::translated(&status) } else { *status };
+            return finish(&mut ws, &codec, status_for(codec.version(), &status)).await;
+        }
     };
     let mut resize = ResizeDecoder::new();
     let mut feed = running.feed();

@@ -40,6 +40,12 @@ pub fn exec_cases(kubectl: &Kubectl, env: &Env) {
     let out = kubectl.run(env, &["exec", "toolbox", "--", "no-such-command"], None);
     assert_eq!(out.code(), 1);
     assert!(out.stderr.contains("executable file not found"), "{}", out.stderr);
+    // Through the API server's v5 translator the kubelet's InternalError is wrapped once more;
+    // straight from the kubelet over SPDY it is not.
+    let prefixes = out.stderr.matches("Internal error occurred: ").count();
+    let over_spdy = kubectl.env_value("KUBECTL_REMOTE_COMMAND_WEBSOCKETS") == Some("false")
+        || env.cluster.cluster().config().old_cluster;
+    assert_eq!(prefixes, if over_spdy { 1 } else { 2 }, "{}", out.stderr);
 
     let out = kubectl.run(env, &["exec", "toolbox", "-c", "nope", "--", "true"], None);
     assert_eq!(out.code(), 1);

@@ -153,6 +153,11 @@ impl Kubectl {
         self
     }
 
+    /// The value this runner sets for `key`, if any.
+    pub fn env_value(&self, key: &str) -> Option<&str> {
+        self.env.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
     pub fn command(&self, env: &Env, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)

@@ -283,3 +283,42 @@ fn spdy_negotiation_failures_name_the_supported_versions() {
         );
     }
 }
+
+/// The v5 translator upgrades first and learns from the kubelet that no stream was asked for:
+/// a 101, then an InternalError Status on channel 3. Older paths refuse before the upgrade.
+#[test]
+fn a_v5_exec_without_streams_is_upgraded_then_refused_on_the_error_channel() {
+    let env = &modern();
+    env.runtime.block_on(async {
+        let path = "/api/v1/namespaces/default/pods/toolbox/exec?command=true";
+        let (mut ws, chosen) = websocket(env, path, negotiate::V5_CHANNEL).await.expect("101");
+        assert_eq!(chosen, negotiate::V5_CHANNEL);
+        let codec = ChannelCodec::new(channel::Version::V5, channel::Encoding::Binary);
+        let mut status = Vec::new();
+        while let Some(Ok(msg)) = ws.next().await {
+            let Message::Binary(b) = msg else { continue };
+            if let Ok(Frame::Data { channel: channel::id::ERROR, payload }) =
+                codec.decode(MessageKind::Binary, b)
+            {
+                status.extend_from_slice(&payload);
+            }
+        }
+        let status: serde_json::Value = serde_json::from_slice(&status).expect("a Status");
+        assert_eq!(
+            (status["reason"].as_str(), status["code"].as_i64()),
+            (Some("InternalError"), Some(500))
+        );
+        let message = status["message"].as_str().unwrap_or_default();
+        assert_eq!(
+            message,
+            "Internal error occurred: unable to upgrade connection: you must specify at least 1 of \
+             stdin, stdout, stderr"
+        );
+        let refused = websocket(env, path, negotiate::V4_CHANNEL).await.map(|(_, p)| p);
+        assert_eq!(
+            refused.err(),
+            Some(StatusCode::BAD_REQUEST),
+            "the kubelet's path refuses first"
+        );
+    });
+}

@@ -5,6 +5,7 @@
 use tether_wire::negotiate::{self, REMOTE_COMMAND_SPDY, V4_CHANNEL, V5_CHANNEL};
 
 use super::KubeCluster;
+use super::status::Needs;
 use super::upgrade::{Failure, spdy_offering, websocket_offering};
 use crate::cluster::ClusterError;
 use crate::exec::{Process, Request};
@@ -20,10 +21,12 @@ pub(super) async fn remote_command(
         request.subresource(),
         request.query()
     );
+    let resource = format!("pods/{}", request.subresource());
+    let needs = Needs { verb: "create", resource: &resource, namespace: &cluster.namespace };
     let ws = cluster.with_refresh(|client| {
         let path = path.clone();
         async move {
-            match websocket_offering(&client, &path, &[V5_CHANNEL, V4_CHANNEL]).await {
+            match websocket_offering(&client, &path, &[V5_CHANNEL, V4_CHANNEL], needs).await {
                 Ok(ok) => Ok(Ok(ok)),
                 Err(Failure::Fatal(e @ ClusterError::Unauthorized(_))) => Err(e),
                 Err(f) => Ok(Err(f)),
@@ -45,13 +48,13 @@ pub(super) async fn remote_command(
             ));
         }
         Err(Failure::Fatal(e)) => return Err(e),
-        Err(Failure::Fallback(e)) => e,
+        Err(Failure::Unsupported(answer)) => answer,
     };
-    tracing::debug!(error = %refusal, "WebSocket refused: falling back to SPDY");
+    tracing::debug!(%refusal, "WebSocket not spoken: falling back to SPDY");
     let spdy = cluster.with_refresh(|client| {
         let path = path.clone();
         async move {
-            match spdy_offering(&client, &path, &REMOTE_COMMAND_SPDY).await {
+            match spdy_offering(&client, &path, &REMOTE_COMMAND_SPDY, needs).await {
                 Ok(ok) => Ok(Ok(ok)),
                 Err(Failure::Fatal(e @ ClusterError::Unauthorized(_))) => Err(e),
                 Err(f) => Ok(Err(f)),
@@ -74,10 +77,9 @@ pub(super) async fn remote_command(
             .map_err(ClusterError::Protocol)
         }
         Err(Failure::Fatal(e)) => Err(e),
-        // kubectl reports the fallback's refusal (spec §2.2).
-        Err(Failure::Fallback(e)) => {
-            tracing::debug!(websocket = %refusal, spdy = %e, "both protocols refused");
-            Err(e)
-        }
+        Err(Failure::Unsupported(answer)) => Err(ClusterError::Protocol(format!(
+            "the cluster speaks neither remote-command protocol: WebSocket ({refusal}), SPDY \
+             ({answer})"
+        ))),
     }
 }

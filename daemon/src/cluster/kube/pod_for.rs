@@ -71,7 +71,7 @@ async fn pick(
     ns: &str,
     resolved: &Resolved,
 ) -> Result<PodInfo, ClusterError> {
-    let api: Api<Pod> = Api::namespaced(client, ns);
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let timeout = |_| ClusterError::Connection("timed out reading pods".into());
     match &resolved.pods {
         PodSelector::Name(name) => {
@@ -84,7 +84,7 @@ async fn pick(
         }
         PodSelector::Labels(labels) => {
             let lp = kube::api::ListParams::default().labels(labels);
-            let list = tokio::time::timeout(REST_TIMEOUT, api.list(&lp))
+            let list = tokio::time::timeout(REST_TIMEOUT, super::query::list(&client, ns, &lp))
                 .await
                 .map_err(timeout)?
                 .map_err(|e| classify(&e))?;

@@ -6,13 +6,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use k8s_openapi::api::core::v1::Pod;
-use kube::Api;
 use kube::api::{ListParams, WatchEvent, WatchParams};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
-use super::{KubeCluster, REST_TIMEOUT, Source, classify, convert, load};
+use super::{KubeCluster, REST_TIMEOUT, Source, classify, convert, load, query};
 use crate::cluster::{ClusterError, PodInfo, PodSelector, PodWatch};
 
 /// How long one watch request lasts before it is renewed.
@@ -99,14 +97,14 @@ impl Reflector {
 
     /// Lists, then watches until the watch must be restarted from a fresh list.
     async fn list_and_watch(&mut self) -> Result<(), ClusterError> {
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let (client, namespace) = (self.client.clone(), self.namespace.clone());
         let (labels, fields) = self.params();
         let lp = ListParams {
             label_selector: labels.clone(),
             field_selector: fields.clone(),
             ..ListParams::default()
         };
-        let list = tokio::time::timeout(REST_TIMEOUT, api.list(&lp))
+        let list = tokio::time::timeout(REST_TIMEOUT, query::list(&client, &namespace, &lp))
             .await
             .map_err(|_| ClusterError::Connection("timed out listing pods".into()))?
             .map_err(|e| classify(&e))?;
@@ -121,7 +119,8 @@ impl Reflector {
             let mut wp = WatchParams::default().timeout(WATCH_SECONDS).disable_bookmarks();
             wp.label_selector = labels.clone();
             wp.field_selector = fields.clone();
-            let stream = api.watch(&wp, &version).await.map_err(|e| classify(&e))?;
+            let stream =
+                query::watch(&client, &namespace, &wp, &version).await.map_err(|e| classify(&e))?;
             let mut stream = std::pin::pin!(stream);
             loop {
                 let event = tokio::select! {
@@ -142,7 +141,8 @@ impl Reflector {
                     WatchEvent::Bookmark(b) => version = b.metadata.resource_version,
                     WatchEvent::Error(status) if status.code == 410 => return Ok(()),
                     WatchEvent::Error(status) => {
-                        return Err(super::status_error(status.code, status.message));
+                        let (code, reason, message) = (status.code, status.reason, status.message);
+                        return Err(super::status_error(code, reason, message));
                     }
                 }
                 self.publish();

@@ -1,7 +1,13 @@
 //! Port-forward upgrades through `kube::Client::send`, with Tether's negotiation and fallback:
 //! the SPDY tunnel in WebSocket first, then the legacy WebSocket channel protocol (one
-//! connection per WebSocket), then raw SPDY/3.1. A refusal or an unexpected subprotocol moves
-//! on to the next; a network failure does not (as kubectl, spec §2.2).
+//! connection per WebSocket), then raw SPDY/3.1.
+//!
+//! Only an answer that shows the protocol itself is not spoken there moves on to the next one:
+//! a 101 with another subprotocol, or a refusal without a `metav1.Status` (the kubelet's own
+//! handshake refusals, which an older API server passes through: x/net's empty 403, the
+//! WebSocket port-forward's plain-text 400). A Status with a 4xx or 5xx code is the server's
+//! real answer and ends the negotiation (kubectl would try SPDY too, and get the same answer),
+//! and so does a network failure (as kubectl, spec §2.2).
 
 use std::sync::Arc;
 
@@ -16,6 +22,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::KubeCluster;
+use super::status::{self, Needs};
 use crate::cluster::ClusterError;
 use crate::tunnel::legacy::{Dialer, LegacyTunnel};
 use crate::tunnel::spdy::SpdyTunnel;
@@ -24,16 +31,17 @@ use crate::tunnel::{Protocol, Tunnel, TunnelError};
 
 /// Why one attempt failed.
 pub(super) enum Failure {
-    /// The server refused this protocol; try the next.
-    Fallback(ClusterError),
-    /// Give up (network failure, or credentials refused after a refresh).
+    /// The server does not speak this protocol (what it answered); try the next.
+    Unsupported(String),
+    /// The server answered for real, or could not be reached: stop negotiating.
     Fatal(ClusterError),
 }
 
 impl From<Failure> for ClusterError {
     fn from(f: Failure) -> Self {
         match f {
-            Failure::Fallback(e) | Failure::Fatal(e) => e,
+            Failure::Unsupported(answer) => Self::Protocol(answer),
+            Failure::Fatal(e) => e,
         }
     }
 }
@@ -51,7 +59,7 @@ pub(super) async fn port_forward(
         order.retain(|p| *p != h);
         order.insert(0, h);
     }
-    let mut refusals = Vec::new();
+    let mut unsupported = Vec::new();
     for protocol in order {
         let attempt = cluster.with_refresh(|client| async move {
             match attempt(cluster, client, pod, probe_port, protocol).await {
@@ -63,27 +71,21 @@ pub(super) async fn port_forward(
         match attempt.await? {
             Ok(tunnel) => return Ok(tunnel),
             Err(Failure::Fatal(e)) => return Err(e),
-            Err(Failure::Fallback(e)) => {
-                tracing::debug!(protocol = protocol.as_str(), error = %e, "falling back");
-                refusals.push(e);
+            Err(Failure::Unsupported(answer)) => {
+                tracing::debug!(protocol = protocol.as_str(), %answer, "not spoken: falling back");
+                unsupported.push(format!("{} ({answer})", protocol.as_str()));
             }
         }
     }
-    Err(worst(refusals))
+    Err(ClusterError::Protocol(format!(
+        "the cluster speaks none of the port-forward protocols tetherd knows; tried {}",
+        unsupported.join(", ")
+    )))
 }
 
-/// The refusal to report when every protocol was refused.
-pub(super) fn worst(refusals: Vec<ClusterError>) -> ClusterError {
-    let all_forbidden =
-        !refusals.is_empty() && refusals.iter().all(|e| matches!(e, ClusterError::Forbidden(_)));
-    if all_forbidden {
-        return refusals.into_iter().next().unwrap_or(ClusterError::Protocol(String::new()));
-    }
-    if let Some(nf) = refusals.iter().find(|e| matches!(e, ClusterError::NotFound(_))) {
-        return nf.clone();
-    }
-    let text: Vec<String> = refusals.iter().map(ToString::to_string).collect();
-    ClusterError::Protocol(text.join("; "))
+/// What a port-forward upgrade needs (since 1.35 a WebSocket upgrade needs `create` too).
+fn port_forward_needs(namespace: &str) -> Needs<'_> {
+    Needs { verb: "create", resource: "pods/portforward", namespace }
 }
 
 async fn attempt(
@@ -94,9 +96,10 @@ async fn attempt(
     protocol: Protocol,
 ) -> Result<Tunnel, Failure> {
     let path = format!("/api/v1/namespaces/{}/pods/{pod}/portforward", cluster.namespace);
+    let needs = port_forward_needs(&cluster.namespace);
     match protocol {
         Protocol::WebSocketTunnel => {
-            let ws = websocket(&client, &path, PORT_FORWARD_TUNNEL).await?;
+            let ws = websocket(&client, &path, PORT_FORWARD_TUNNEL, needs).await?;
             let transport = Transport::Ws(Box::new(ws));
             Ok(Tunnel::new(Arc::new(SpdyTunnel::start(
                 transport,
@@ -108,10 +111,11 @@ async fn attempt(
         }
         Protocol::WebSocketChannels => {
             // The protocol needs a port to prove itself: one connection to the first port.
-            let probe =
-                websocket(&client, &format!("{path}?ports={probe_port}"), V4_CHANNEL).await?;
+            let probe_path = format!("{path}?ports={probe_port}");
+            let probe = websocket(&client, &probe_path, V4_CHANNEL, needs).await?;
             drop(probe);
-            let dialer = Arc::new(LegacyDialer { client, path });
+            let namespace = cluster.namespace.clone();
+            let dialer = Arc::new(LegacyDialer { client, path, namespace });
             Ok(Tunnel::new(Arc::new(LegacyTunnel::new(
                 dialer,
                 cluster.liveness,
@@ -120,7 +124,7 @@ async fn attempt(
             ))))
         }
         Protocol::Spdy => {
-            let io = spdy(&client, &path).await?;
+            let io = spdy(&client, &path, needs).await?;
             let transport = Transport::raw(io);
             Ok(Tunnel::new(Arc::new(SpdyTunnel::start(
                 transport,
@@ -133,8 +137,12 @@ async fn attempt(
     }
 }
 
-/// Classifies a non-101 answer: 401 is fatal (after the refresh), anything else falls back.
-pub(super) async fn refused(resp: http::Response<kube::client::Body>) -> Failure {
+/// Classifies a non-101 answer: a Status is the server's real answer (401 then goes through the
+/// credential refresh); no Status means the protocol is not spoken there.
+pub(super) async fn refused(
+    resp: http::Response<kube::client::Body>,
+    needs: Option<Needs<'_>>,
+) -> Failure {
     let code = resp.status().as_u16();
     let body =
         match tokio::time::timeout(std::time::Duration::from_secs(5), resp.into_body().collect())
@@ -143,28 +151,24 @@ pub(super) async fn refused(resp: http::Response<kube::client::Body>) -> Failure
             Ok(Ok(b)) => b.to_bytes(),
             _ => Bytes::new(),
         };
-    let json = serde_json::from_slice::<serde_json::Value>(&body).ok();
-    let message = json
-        .as_ref()
-        .and_then(|v| v["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_owned());
-    let reason = json.as_ref().and_then(|v| v["reason"].as_str().map(str::to_owned));
-    let error = match (code, reason) {
-        (401 | 403 | 404, _) | (_, None) => super::status_error(code, message),
-        (_, Some(reason)) => ClusterError::Rejected { code, reason, message },
-    };
-    if code == 401 { Failure::Fatal(error) } else { Failure::Fallback(error) }
+    match status::Status::parse(code, &body) {
+        Some(s) => Failure::Fatal(status::error(s, needs)),
+        None => {
+            let text = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_owned();
+            Failure::Unsupported(if text.is_empty() {
+                code.to_string()
+            } else {
+                format!("{code}: {text}")
+            })
+        }
+    }
 }
 
 async fn send(
     client: &kube::Client,
     req: Request<kube::client::Body>,
 ) -> Result<http::Response<kube::client::Body>, Failure> {
-    client.send(req).await.map_err(|e| match super::classify(&e) {
-        e @ ClusterError::Unauthorized(_) => Failure::Fatal(e),
-        ClusterError::Connection(m) => Failure::Fatal(ClusterError::Connection(m)),
-        other => Failure::Fallback(other),
-    })
+    client.send(req).await.map_err(|e| Failure::Fatal(super::classify(&e)))
 }
 
 async fn upgraded(resp: http::Response<kube::client::Body>) -> Result<BoxIo, Failure> {
@@ -175,8 +179,13 @@ async fn upgraded(resp: http::Response<kube::client::Body>) -> Result<BoxIo, Fai
 }
 
 /// A WebSocket upgrade offering exactly `protocol`.
-async fn websocket(client: &kube::Client, path: &str, protocol: &str) -> Result<Ws, Failure> {
-    websocket_offering(client, path, &[protocol]).await.map(|(ws, _)| ws)
+async fn websocket(
+    client: &kube::Client,
+    path: &str,
+    protocol: &str,
+    needs: Needs<'_>,
+) -> Result<Ws, Failure> {
+    websocket_offering(client, path, &[protocol], needs).await.map(|(ws, _)| ws)
 }
 
 /// A WebSocket upgrade offering `offers` (in one header, preferred first); the socket and the
@@ -185,6 +194,7 @@ pub(super) async fn websocket_offering(
     client: &kube::Client,
     path: &str,
     offers: &[&str],
+    needs: Needs<'_>,
 ) -> Result<(Ws, String), Failure> {
     let key = generate_key();
     let protocol = negotiate::ws_offer_header(offers);
@@ -198,26 +208,26 @@ pub(super) async fn websocket_offering(
         .map_err(|e| Failure::Fatal(ClusterError::Protocol(e.to_string())))?;
     let resp = send(client, req).await?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return Err(refused(resp).await);
+        return Err(refused(resp, Some(needs)).await);
     }
     let headers = resp.headers();
     let accept = headers.get(header::SEC_WEBSOCKET_ACCEPT).and_then(|v| v.to_str().ok());
     if accept != Some(derive_accept_key(key.as_bytes()).as_str()) {
-        return Err(Failure::Fallback(ClusterError::Protocol("bad Sec-WebSocket-Accept".into())));
+        return Err(Failure::Unsupported("a bad Sec-WebSocket-Accept".into()));
     }
     let answer = headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
     let chosen = negotiate::ws_check_answer(offers, answer)
-        .map_err(|e| Failure::Fallback(ClusterError::Protocol(e.to_string())))?
+        .map_err(|e| Failure::Unsupported(e.to_string()))?
         .to_owned();
     let io = upgraded(resp).await?;
     Ok((WebSocketStream::from_raw_socket(io, Role::Client, Some(ws_config())).await, chosen))
 }
 
 /// A raw SPDY/3.1 upgrade for port-forward.
-async fn spdy(client: &kube::Client, path: &str) -> Result<BoxIo, Failure> {
-    let (io, answer) = spdy_offering(client, path, &[PORT_FORWARD]).await?;
+async fn spdy(client: &kube::Client, path: &str, needs: Needs<'_>) -> Result<BoxIo, Failure> {
+    let (io, answer) = spdy_offering(client, path, &[PORT_FORWARD], needs).await?;
     negotiate::spdy_check_port_forward(answer.as_deref())
-        .map_err(|e| Failure::Fallback(ClusterError::Protocol(e.to_string())))?;
+        .map_err(|e| Failure::Unsupported(e.to_string()))?;
     Ok(io)
 }
 
@@ -227,6 +237,7 @@ pub(super) async fn spdy_offering(
     client: &kube::Client,
     path: &str,
     versions: &[&str],
+    needs: Needs<'_>,
 ) -> Result<(BoxIo, Option<String>), Failure> {
     let mut req = Request::post(path)
         .header(header::CONNECTION, "Upgrade")
@@ -240,7 +251,7 @@ pub(super) async fn spdy_offering(
         .map_err(|e| Failure::Fatal(ClusterError::Protocol(e.to_string())))?;
     let resp = send(client, req).await?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return Err(refused(resp).await);
+        return Err(refused(resp, Some(needs)).await);
     }
     let answer = resp
         .headers()
@@ -254,6 +265,7 @@ pub(super) async fn spdy_offering(
 struct LegacyDialer {
     client: kube::Client,
     path: String,
+    namespace: String,
 }
 
 impl std::fmt::Debug for LegacyDialer {
@@ -266,7 +278,7 @@ impl std::fmt::Debug for LegacyDialer {
 impl Dialer for LegacyDialer {
     async fn dial(&self, port: u16) -> Result<Ws, TunnelError> {
         let path = format!("{}?ports={port}", self.path);
-        websocket(&self.client, &path, V4_CHANNEL)
+        websocket(&self.client, &path, V4_CHANNEL, port_forward_needs(&self.namespace))
             .await
             .map_err(|f| TunnelError::Dial(ClusterError::from(f).to_string()))
     }
