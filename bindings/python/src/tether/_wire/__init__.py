@@ -1,0 +1,2 @@
+"""The private protobuf layer: the schema loaded at import (`schema`) and conversions to and
+from the public dataclasses (`convert`). Nothing outside this subpackage sees a message."""
