@@ -70,7 +70,7 @@ fn python(root: &Path) -> anyhow::Result<()> {
     if !py.is_file() {
         let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
         status(Command::new(&system).args(["-m", "venv"]).arg(&venv), "python3 -m venv").context(
-            "Python 3.9 or newer is needed for the Python suite (set PYTHON to choose one)",
+            "Python 3.10 or newer is needed for the Python suite (set PYTHON to choose one)",
         )?;
     }
     let package = root.join("bindings/python");
@@ -89,8 +89,21 @@ fn python(root: &Path) -> anyhow::Result<()> {
     )
 }
 
-/// `npm ci` when the lock file changed since the last install, then `npm test`.
+/// `npm ci` when the lock file changed since the last install, then `npm test`. The
+/// integration tests run debugpy in a fixture pod: it comes from the same venv as the Python
+/// suite's (`target/venv`), at the version pinned here, passed on as `TETHER_PYTHON`.
 fn node(root: &Path) -> anyhow::Result<()> {
+    const DEBUGPY: &str = "debugpy==1.8.22";
+    let venv = root.join("target/venv");
+    let py = venv.join("bin/python");
+    if !py.is_file() {
+        let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        status(Command::new(&system).args(["-m", "venv"]).arg(&venv), "python3 -m venv").context(
+            "Python 3.9 or newer is needed for the extension's debugpy test (set PYTHON to choose one)",
+        )?;
+    }
+    let pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", DEBUGPY];
+    status(Command::new(&py).args(pip), "pip install debugpy")?;
     let ext = root.join("bindings/vscode");
     anyhow::ensure!(ext.join("package.json").is_file(), "bindings/vscode/package.json is missing");
     let stamp = ext.join("node_modules/.package-lock.json");
@@ -104,7 +117,11 @@ fn node(root: &Path) -> anyhow::Result<()> {
         .context("Node.js 20 with npm is needed for the extension's suite")?;
     }
     status(
-        Command::new("npm").arg("test").current_dir(&ext).env("TETHER_BIN_DIR", bin_dir(root)),
+        Command::new("npm")
+            .arg("test")
+            .current_dir(&ext)
+            .env("TETHER_BIN_DIR", bin_dir(root))
+            .env("TETHER_PYTHON", &py),
         "npm test",
     )
 }
