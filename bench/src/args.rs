@@ -68,6 +68,9 @@ pub enum Phase {
     PodKill,
     /// Time from a new pod turning Ready to its first use (tetherd).
     PodReady,
+    /// Serving again after a 20 s freeze over a blackholed tunnel, and the longest wait of new
+    /// connections on a blackholed tunnel (tetherd).
+    Freeze,
     /// Time until a blackholed tunnel is detected (tetherd; runs last).
     HalfOpen,
 }

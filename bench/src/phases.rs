@@ -4,6 +4,7 @@
 pub mod conns;
 pub mod drops;
 pub mod exec;
+pub mod freeze;
 pub mod halfopen;
 pub mod memory;
 pub mod perf;
@@ -54,6 +55,10 @@ pub async fn run_all(w: &mut World) -> anyhow::Result<()> {
     if plan.has(Phase::PodReady) && tetherd {
         let r = podready::run(w).await;
         w.record("pod ready", r);
+    }
+    if plan.has(Phase::Freeze) && tetherd {
+        let r = freeze::run(w, plan.drop_repeats.min(2)).await;
+        w.record("freeze", r);
     }
     if plan.has(Phase::HalfOpen) && tetherd {
         let r = halfopen::run(w).await;

@@ -88,6 +88,24 @@ pub struct SlowReader {
     pub error: Option<String>,
 }
 
+/// A daemon frozen while its tunnel was blackholed.
+#[derive(Debug, Clone)]
+pub struct Freeze {
+    /// From SIGCONT until a new connection was served.
+    pub served_after: Duration,
+    /// Connections that failed before that.
+    pub failed: u32,
+}
+
+/// New connections on a blackholed tunnel, one every 100 ms.
+#[derive(Debug, Clone)]
+pub struct BlackholeLoad {
+    pub requests: usize,
+    pub failed: usize,
+    /// The longest a request took, served or failed.
+    pub longest: Duration,
+}
+
 /// A blackholed tunnel.
 #[derive(Debug, Clone)]
 pub struct HalfOpen {
@@ -135,6 +153,8 @@ pub struct Results {
     /// From a new pod turning Ready to a held connection being served through it.
     pub pod_ready: Option<Duration>,
     pub half_open: Vec<HalfOpen>,
+    pub freeze: Vec<Freeze>,
+    pub blackhole_load: Option<BlackholeLoad>,
     pub exec: BTreeMap<WayKind, ExecPerf>,
     /// Context worth printing under the table.
     pub notes: Vec<String>,

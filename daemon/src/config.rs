@@ -27,6 +27,38 @@ pub struct Config {
     pub counters_every: Duration,
     /// The clocks that tell sleeps and freezes (tests simulate them).
     pub clocks: Arc<dyn Clocks>,
+    /// How the daemon was started, for `GetInfo`.
+    pub launch: Launch,
+}
+
+/// How the daemon was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Launch {
+    /// By hand, in a terminal.
+    #[default]
+    Foreground,
+    /// By a client that found no daemon (`--log-file`).
+    Autostart,
+    /// As a systemd user service.
+    Systemd,
+    /// Socket-activated: systemd holds the listening socket and passed it in.
+    SystemdSocket,
+    /// As a launchd agent.
+    Launchd,
+}
+
+impl Launch {
+    /// The name `GetInfo` reports.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Foreground => "foreground",
+            Self::Autostart => "autostart",
+            Self::Systemd => "systemd",
+            Self::SystemdSocket => "systemd-socket",
+            Self::Launchd => "launchd",
+        }
+    }
 }
 
 impl Config {
@@ -42,6 +74,7 @@ impl Config {
             settings: Settings::default(),
             counters_every: Duration::from_secs(10),
             clocks: Arc::new(SystemClocks),
+            launch: Launch::Foreground,
         }
     }
 

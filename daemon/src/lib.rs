@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-pub use config::Config;
+pub use config::{Config, Launch};
 
 /// An error and its causes on one line: `outer: cause: root cause`.
 #[must_use]
@@ -151,8 +151,8 @@ pub async fn run_with(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let incoming = futures_util::stream::unfold(listener, |listener| async move {
-        let peer = listener.accept().await;
-        Some((peer, listener))
+        let peer = accept(&listener).await;
+        Some((Ok::<_, std::io::Error>(peer), listener))
     });
     let stop = async {
         tokio::select! {
@@ -167,6 +167,11 @@ pub async fn run_with(
     let _notified = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(socket = %config.socket.display(), version = tether_proto::VERSION, "serving");
     let served = tonic::transport::Server::builder()
+        // A peer that vanished without closing (a suspended laptop's client, a killed process
+        // whose socket lingers) is found and its connection closed.
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .layer(socket::OwnUser::new())
         .add_service(health_svc)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -184,6 +189,28 @@ pub async fn run_with(
     }
     served?;
     Ok(())
+}
+
+/// The next connection. Accept errors (descriptors run out, most often) are logged and retried
+/// after a pause that doubles up to a second, so a full descriptor table never spins a core.
+async fn accept(listener: &socket::Listener) -> socket::Peer {
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match listener.accept().await {
+            Ok(peer) => return peer,
+            Err(e) => {
+                let code = e.raw_os_error();
+                let exhausted = code == Some(nix::libc::EMFILE) || code == Some(nix::libc::ENFILE);
+                if exhausted {
+                    tracing::error!(error = %e, "out of file descriptors: refusing API connections until some close; raise the limit (ulimit -n) or remove unused forwards");
+                } else {
+                    tracing::warn!(error = %e, "failed to accept an API connection");
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
 }
 
 async fn flush_counters(registry: Arc<Registry>, every: Duration, cancel: CancellationToken) {

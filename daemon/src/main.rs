@@ -59,6 +59,8 @@ fn start(args: Args) -> anyhow::Result<()> {
     let state_dir = paths::state_dir(args.state_dir.as_deref())?;
     paths::private_dir(&state_dir)?;
     let mut config = tether_daemon::Config::new(socket.clone(), state_dir.clone());
+    config.launch = launch(args.log_file);
+    raise_descriptor_limit();
     config.liveness = tether_daemon::tunnel::Liveness {
         interval: std::time::Duration::from_millis(args.ping_interval_ms),
         deadline: std::time::Duration::from_millis(
@@ -94,7 +96,10 @@ fn start(args: Args) -> anyhow::Result<()> {
         .context("failed to start the runtime")?;
     let listener = {
         let _runtime = runtime.enter();
-        Listener::bind(&socket)?
+        match Listener::from_systemd(&socket)? {
+            Some(passed) => passed,
+            None => Listener::bind(&socket)?,
+        }
     };
     runtime.block_on(async move {
         let shutdown = async {
@@ -106,6 +111,35 @@ fn start(args: Args) -> anyhow::Result<()> {
         tether_daemon::run(config, listener, shutdown).await
     })?;
     Ok(())
+}
+
+/// How this process was started, from what its starter leaves in the environment.
+fn launch(log_file: bool) -> tether_daemon::Launch {
+    use tether_daemon::Launch;
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    if set("LISTEN_FDS") {
+        Launch::SystemdSocket
+    } else if set("INVOCATION_ID") {
+        Launch::Systemd
+    } else if set("XPC_SERVICE_NAME") {
+        Launch::Launchd
+    } else if log_file {
+        Launch::Autostart
+    } else {
+        Launch::Foreground
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: each forward holds a listener and a
+/// tunnel, each connection two sockets, and 256 or 1024 runs out early.
+fn raise_descriptor_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
+    // macOS refuses more than OPEN_MAX (10240) for the soft limit.
+    let want = if cfg!(target_os = "macos") { hard.min(10_240) } else { hard };
+    if want > soft && setrlimit(Resource::RLIMIT_NOFILE, want, hard).is_err() {
+        tracing::debug!(soft, hard, "could not raise the open-file limit");
+    }
 }
 
 fn init_logging<W>(writer: W, ansi: bool)

@@ -200,6 +200,17 @@ fn other_rows(r: &Results) -> Vec<Row> {
     if let Some(d) = r.pod_ready {
         rows.push(Row::new("new pod Ready to first use").cell(t, Some(dur(d))));
     }
+    if let Some(text) = freeze(r) {
+        rows.push(
+            Row::new("serving again after a 20 s freeze (SIGSTOP, blackhole)").cell(t, Some(text)),
+        );
+    }
+    if let Some(l) = &r.blackhole_load {
+        let text = format!("{} ({} of {} failed)", dur(l.longest), l.failed, l.requests);
+        rows.push(
+            Row::new("longest wait of a new connection on a blackholed tunnel").cell(t, Some(text)),
+        );
+    }
     if let Some(text) = half_open(r) {
         rows.push(Row::new("half-open (blackhole) detected").cell(t, Some(text)));
     }
@@ -241,6 +252,15 @@ fn exec_rows(r: &Results) -> Vec<Row> {
 }
 
 /// `15.004 s (max 19.998 s, n=3; Ready again 4 ms later)`.
+fn freeze(r: &Results) -> Option<String> {
+    if r.freeze.is_empty() {
+        return None;
+    }
+    let failed: u32 = r.freeze.iter().map(|f| f.failed).sum();
+    let all: Vec<String> = r.freeze.iter().map(|f| dur(f.served_after)).collect();
+    Some(format!("{} (n={}, {failed} failed before)", all.join(", "), all.len()))
+}
+
 fn half_open(r: &Results) -> Option<String> {
     let detected: Vec<Duration> = r.half_open.iter().map(|h| h.detected).collect();
     let s = Summary::of(&detected)?;

@@ -61,6 +61,20 @@ pub fn evaluate(r: &Results) -> Vec<Target> {
                 (worst <= Duration::from_secs(15), all.join(", "))
             }),
         ),
+        target(
+            "serving again ≤ 2 s after a freeze of 20 s (issue 10)",
+            r.freeze.iter().map(|f| f.served_after).max().map(|worst| {
+                let all: Vec<String> = r.freeze.iter().map(|f| dur(f.served_after)).collect();
+                (worst <= Duration::from_secs(2), all.join(", "))
+            }),
+        ),
+        target(
+            "a new connection on a half-open tunnel served ≤ 2.5 s, none failed (issue 10)",
+            r.blackhole_load.as_ref().map(|l| {
+                let met = l.longest <= Duration::from_millis(2500) && l.failed == 0;
+                (met, format!("longest {}, {} of {} failed", dur(l.longest), l.failed, l.requests))
+            }),
+        ),
         target("a slow reader's download completes (not in the issue)", slow(r)),
         target("exec `cat` throughput ≥ kubectl (issue 4)", exec_throughput(r)),
         target("exec `-- true` p50 clearly below kubectl, ≤ 0.5× (issue 4)", exec_start(r)),

@@ -132,6 +132,7 @@ mod tests {
             forwards: 3,
             forwards_ready: 2,
             log_file: String::new(),
+            launch: "autostart".into(),
         };
         let want = "version: 0.1.0\napi_major: 1\npid: 4242\nuptime: 3h2m\n\
                     socket: /run/user/1000/tether/tetherd.sock\nstate_dir: /home/me/.local/state/tether\n\

@@ -116,7 +116,7 @@ async fn serve(
             cluster.inject(Fault::Blackhole).await?;
             watch = Watch::Blackhole { at: Instant::now(), reconnects };
         }
-        let answer = probe::get(&address, Duration::from_millis(900)).await;
+        let answer = probe::get(&address, Duration::from_secs(5)).await;
         let line = match &answer {
             Ok((pod, took)) => format!(
                 "{:>7.1}s  200 from {pod} ({:.1} ms)",

@@ -137,6 +137,12 @@ pub fn ready_addresses(view: &ForwardView, waited: Duration) -> Result<Vec<Strin
     let why = if why.is_empty() { String::new() } else { format!(": {why}") };
     let message = match view.status.phase {
         "Ready" => return Ok(view.status.local_addresses.clone()),
+        // Said at once: only the user can fix it (kubectl fails the same way).
+        _ if view.status.reason_kind == Some("NoSuchPort") => format!(
+            "forward {name} cannot serve: {}; it waits for a pod that has that port: fix the port \
+             and run `tether forward` again, or remove it with `tether rm {name}`",
+            view.status.reason
+        ),
         "Failed" => format!(
             "forward {name} failed{why}; see `tether events {name}`, then fix the cause and \
              remove it with `tether rm {name}`"

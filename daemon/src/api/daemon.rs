@@ -62,6 +62,7 @@ impl DaemonService for Daemon {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            launch: s.config.launch.as_str().into(),
         }))
     }
 

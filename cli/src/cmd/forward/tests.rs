@@ -75,6 +75,20 @@ fn wait_prints_addresses_only_when_ready() {
         "{}",
         slow.message
     );
+    let mut lacking = samples::reconnecting_web();
+    if let Some(status) = lacking.status.as_mut() {
+        status.set_reason_kind(pb::ReasonKind::NoSuchPort);
+        status.reason = "Pod 'web-0' does not have a named port 'grpc'".into();
+    }
+    let port = ready_addresses(&ForwardView::from(&lacking), wait).expect_err("no such port");
+    assert_eq!(port.exit, Exit::NotReady);
+    assert!(
+        port.message.starts_with(
+            "forward web cannot serve: Pod 'web-0' does not have a named port 'grpc';"
+        ),
+        "{}",
+        port.message
+    );
 }
 
 #[test]

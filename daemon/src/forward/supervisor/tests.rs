@@ -319,3 +319,24 @@ async fn a_named_port_the_pod_lacks_is_said_at_once_and_the_forward_waits() {
     assert_eq!(r.ready("fwd").await, "c");
     r.cancel.cancel();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pod_target_keeps_serving_while_its_pod_terminates_until_it_is_gone() {
+    let mut r = rig(vec![pod("a", true)]);
+    let mut single = spec("one");
+    single.target = "pod/a".parse().expect("target");
+    let port = r.registry.create(single).await.expect("created").snapshot.local_ports[0];
+    assert_eq!(r.ready("one").await, "a");
+    // Deleted: terminating through its grace period, and no longer Ready.
+    let mut terminating = pod("a", false);
+    terminating.terminating = true;
+    r.cluster.set_pods(vec![terminating]);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(r.registry.get("one").await.expect("one").status.state, ForwardState::Ready);
+    assert_eq!(r.cluster.tunnel_count(), 1, "the tunnel was kept");
+    assert_eq!(echo(port, b"still here").await.expect("served"), b"still here");
+    // The container is gone: now the forward lets go.
+    r.cluster.set_pods(vec![]);
+    assert!(matches!(r.tunnel_down().await, Reason::PodGone(_)));
+    r.cancel.cancel();
+}
