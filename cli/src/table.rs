@@ -108,9 +108,14 @@ fn wide_row(f: &ForwardView) -> [String; 7] {
     ]
 }
 
-/// `LOCALPORT:REMOTE` pairs, comma-separated.
+/// `LOCALPORT:REMOTE` pairs, comma-separated; `ADDRESS:LOCALPORT:REMOTE` for a forward that
+/// listens beyond loopback, so it stands out.
 fn ports(f: &ForwardView) -> String {
+    let exposed = f.exposed();
     let pairs = f.mappings().into_iter().map(|(local, remote)| {
+        if exposed {
+            return format!("{local}:{remote}");
+        }
         let port = local.rsplit_once(':').map_or(local.as_str(), |(_, port)| port);
         format!("{port}:{remote}")
     });

@@ -117,6 +117,16 @@ impl StatusView {
 }
 
 impl ForwardView {
+    /// Whether it listens beyond this machine's loopback (`--address 0.0.0.0`, `::` or a LAN
+    /// address): anyone who reaches the machine can use it, and it comes back after restarts.
+    #[must_use]
+    pub fn exposed(&self) -> bool {
+        match self.address.as_str() {
+            "" | "localhost" => false,
+            other => other.parse::<std::net::IpAddr>().map_or(true, |ip| !ip.is_loopback()),
+        }
+    }
+
     /// One `(local, remote)` pair per port: the local address served (or the one asked for,
     /// while none is served) and the remote port.
     #[must_use]

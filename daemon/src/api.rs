@@ -9,6 +9,7 @@ mod dial;
 pub mod errors;
 mod exec;
 mod forwards;
+pub mod limits;
 mod session_convert;
 mod sessions;
 

@@ -117,6 +117,10 @@ pub enum ClusterError {
         "failed to reach the pod's node: the API server could not reach the node's kubelet ({0})"
     )]
     Kubelet(String),
+    /// The kubeconfig's credential plugin (`exec`) could not be run: not on the daemon's PATH,
+    /// most often, since services do not inherit the login shell's PATH.
+    #[error("failed to run the kubeconfig's credential plugin: {0}")]
+    CredentialPlugin(String),
     /// The server answered in a way no protocol fits.
     #[error("failed to negotiate a streaming protocol: {0}")]
     Protocol(String),

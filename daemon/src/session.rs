@@ -154,5 +154,5 @@ pub const TAIL: usize = 64 * 1024;
 /// A new session id: `s-` and 8 hex digits.
 #[must_use]
 pub fn new_id() -> String {
-    format!("s-{:08x}", rand::random::<u32>())
+    format!("s-{:032x}", rand::random::<u128>())
 }

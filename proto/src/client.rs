@@ -50,6 +50,9 @@ pub enum ClientError {
         /// The daemon's advice.
         message: String,
     },
+    /// The socket's folder or the socket is not the user's own.
+    #[error("failed to trust the daemon's socket")]
+    Untrusted(#[from] crate::paths::PathError),
     /// The daemon could not be started.
     #[error("failed to start tetherd ({bin}): {reason}")]
     Start {
@@ -84,6 +87,26 @@ pub struct Client {
     pub socket: PathBuf,
 }
 
+impl Client {
+    /// Every forward, by name, following the pages of `ListForwards`.
+    ///
+    /// # Errors
+    /// The status of the first call that fails.
+    pub async fn all_forwards(&mut self) -> Result<Vec<pb::Forward>, tonic::Status> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = pb::ListForwardsRequest { page_size: 0, page_token };
+            let page = self.forwards.list_forwards(request).await?.into_inner();
+            all.extend(page.forwards);
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+}
+
 /// Opens a gRPC channel over the local socket at `path`.
 ///
 /// # Errors
@@ -111,6 +134,7 @@ pub async fn channel(path: &Path) -> Result<Channel, ClientError> {
 /// # Errors
 /// Fails when nothing listens, the call fails, or the versions are incompatible.
 pub async fn connect(path: &Path, client_name: &str) -> Result<Client, ClientError> {
+    crate::paths::check_trusted(path)?;
     let channel = channel(path).await?;
     let mut daemon = DaemonServiceClient::new(channel.clone());
     let request = pb::HandshakeRequest {

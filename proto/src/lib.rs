@@ -7,6 +7,7 @@
 
 pub mod autostart;
 pub mod client;
+pub mod codec;
 pub mod paths;
 
 /// The generated `tether.v1` types and services.

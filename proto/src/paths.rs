@@ -1,7 +1,9 @@
 //! Where tetherd's files live, and the environment variables that move them.
 //!
-//! - Socket: `TETHER_SOCKET`, else `$XDG_RUNTIME_DIR/tether/tetherd.sock`, else
-//!   `/tmp/tether-<uid>/tetherd.sock`. Its folder is created 0700.
+//! - Socket: `TETHER_SOCKET`, else `$XDG_RUNTIME_DIR/tether/tetherd.sock`, else (macOS, or a
+//!   Linux session without one) `$XDG_STATE_HOME/tether/run/tetherd.sock`
+//!   (`~/.local/state/tether/run`): a per-user folder no other user can create first and no
+//!   `/tmp` cleaner ages out. Its folder is created 0700.
 //! - State (store, logs): `TETHER_STATE_DIR`, else `$XDG_STATE_HOME/tether`
 //!   (`~/.local/state/tether`).
 
@@ -22,6 +24,20 @@ pub enum PathError {
     /// No home folder to put state in.
     #[error("failed to find a home folder for tether's state; set {ENV_STATE_DIR}")]
     NoHome,
+    /// The socket's folder or the socket belongs to someone else, or others may replace it.
+    #[error(
+        "refusing to use {path}: it is owned by uid {owner} with mode {mode:04o}, and it must be \
+         yours and writable only by you; remove it, or set TETHER_SOCKET (or XDG_RUNTIME_DIR) to \
+         a folder of your own"
+    )]
+    Untrusted {
+        /// The folder or socket.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// A folder could not be created or secured.
     #[error("failed to prepare {path} (it must be a folder only you can use)")]
     Folder {
@@ -45,12 +61,17 @@ pub fn socket_path(override_path: Option<&Path>) -> PathBuf {
     runtime_dir().join("tetherd.sock")
 }
 
-/// The folder for runtime files (socket, lifecycle lock).
+/// The folder for runtime files (socket, lifecycle lock): `$XDG_RUNTIME_DIR/tether`, else
+/// `run` in the per-user state home (`TETHER_STATE_DIR` does not move it), else, without a home,
+/// `<temp>/tether-<uid>`.
 #[must_use]
 pub fn runtime_dir() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
-        Some(dir) => PathBuf::from(dir).join("tether"),
-        None => std::env::temp_dir().join(format!("tether-{}", nix::unistd::getuid())),
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
+        return PathBuf::from(dir).join("tether");
+    }
+    match default_state_dir() {
+        Ok(state) => state.join("run"),
+        Err(_) => std::env::temp_dir().join(format!("tether-{}", nix::unistd::getuid())),
     }
 }
 
@@ -65,9 +86,35 @@ pub fn state_dir(override_dir: Option<&Path>) -> Result<PathBuf, PathError> {
     if let Some(p) = std::env::var_os(ENV_STATE_DIR).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
+    default_state_dir()
+}
+
+/// `$XDG_STATE_HOME/tether` (`~/.local/state/tether`), on macOS too.
+fn default_state_dir() -> Result<PathBuf, PathError> {
     use etcetera::BaseStrategy as _;
     let base = etcetera::choose_base_strategy().map_err(|_| PathError::NoHome)?;
     Ok(base.state_dir().unwrap_or_else(|| base.data_dir()).join("tether"))
+}
+
+/// Checks, before a client connects, that the socket's folder and the socket (when they exist)
+/// are the user's own and that nobody else may write to the folder, as ssh and gpg-agent check
+/// theirs: whoever controls that folder can stand in for the daemon and read every spec sent.
+///
+/// # Errors
+/// [`PathError::Untrusted`] naming the owner and mode of what is not trusted.
+pub fn check_trusted(socket: &Path) -> Result<(), PathError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let me = nix::unistd::getuid().as_raw();
+    let dir = socket.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    for (path, writable_by_others_ok) in [(dir, false), (socket, true)] {
+        let Ok(meta) = std::fs::metadata(path) else { continue };
+        let mode = meta.mode() & 0o7777;
+        let others_write = mode & 0o022 != 0;
+        if meta.uid() != me || (others_write && !writable_by_others_ok) {
+            return Err(PathError::Untrusted { path: path.to_owned(), owner: meta.uid(), mode });
+        }
+    }
+    Ok(())
 }
 
 /// Prepares the folder of a socket: the default runtime folder is made private (0700); a folder
@@ -117,10 +164,34 @@ mod tests {
     fn explicit_paths_win() {
         assert_eq!(socket_path(Some(Path::new("/x/s.sock"))), PathBuf::from("/x/s.sock"));
         assert_eq!(state_dir(Some(Path::new("/x/state"))).expect("dir"), PathBuf::from("/x/state"));
+        let runtime = runtime_dir();
         assert!(
-            runtime_dir().ends_with("tether")
-                || runtime_dir().to_string_lossy().contains("tether-")
+            runtime.ends_with("tether") || runtime.ends_with("tether/run"),
+            "{}",
+            runtime.display()
         );
+    }
+
+    #[test]
+    fn a_socket_folder_others_may_write_or_do_not_own_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("tether-trust-{}", std::process::id()));
+        private_dir(&dir).expect("create");
+        let socket = dir.join("tetherd.sock");
+        check_trusted(&socket).expect("a private folder of ours");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let err = check_trusted(&socket).expect_err("world-writable");
+        assert!(err.to_string().contains("with mode 0777"), "{err}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        check_trusted(&socket).expect("readable by others is fine: the socket itself is 0600");
+        // Another user's folder: only root can make one here.
+        if nix::unistd::getuid().is_root() {
+            let nobody = nix::unistd::Uid::from_raw(65534);
+            nix::unistd::chown(&dir, Some(nobody), None).expect("chown");
+            let err = check_trusted(&socket).expect_err("another owner");
+            assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+        }
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]

@@ -4,7 +4,6 @@ resubscription, and the schema loaded without protoc."""
 from __future__ import annotations
 
 import os
-import tempfile
 
 import grpc
 import pytest
@@ -16,9 +15,16 @@ from tether.errors import from_rpc
 
 
 def test_the_socket_follows_the_rust_clients_rules():
-    uid = os.getuid()
-    default = os.path.join(tempfile.gettempdir(), f"tether-{uid}", "tetherd.sock")
+    home = os.path.expanduser("~")
+    default = os.path.join(home, ".local/state/tether/run/tetherd.sock")
     assert _locate.socket_path(env={}) == default
+    in_home = "/home/u/.local/state/tether/run/tetherd.sock"
+    assert _locate.socket_path(env={"HOME": "/home/u"}) == in_home
+    assert _locate.socket_path(env={"XDG_STATE_HOME": "/s", "HOME": "/home/u"}) == (
+        "/s/tether/run/tetherd.sock"
+    )
+    # A relative XDG_STATE_HOME is ignored, as the XDG spec (and the Rust client) say.
+    assert _locate.socket_path(env={"XDG_STATE_HOME": "s", "HOME": "/home/u"}) == in_home
     assert _locate.socket_path(env={"XDG_RUNTIME_DIR": "/run/user/7"}) == (
         "/run/user/7/tether/tetherd.sock"
     )

@@ -52,7 +52,7 @@ export function activate(context: vscode.ExtensionContext): TetherApi {
   const schemaFile = path.join(__dirname, SCHEMA_FILE);
   let services: Services | undefined;
   const socket = (): string =>
-    socketPath({ setting: settings().get<string>('socketPath', ''), env: process.env, uid: uid(), tmpdir: os.tmpdir() });
+    socketPath({ setting: settings().get<string>('socketPath', ''), env: process.env, uid: uid(), home: os.homedir(), tmpdir: os.tmpdir() });
   const conn = new Connection({
     socket,
     cli: () => settings().get<string>('cliPath', 'tether') || 'tether',

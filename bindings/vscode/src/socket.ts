@@ -12,12 +12,15 @@ export interface SocketInputs {
   setting: string;
   env: Record<string, string | undefined>;
   uid: number;
+  /** The user's home folder (`os.homedir()`); empty when there is none. */
+  home: string;
   tmpdir: string;
 }
 
 /**
  * The socket: the setting, else TETHER_SOCKET, else `$XDG_RUNTIME_DIR/tether/tetherd.sock`, else
- * `<tmpdir>/tether-<uid>/tetherd.sock`.
+ * (macOS, or Linux without it) `$XDG_STATE_HOME/tether/run/tetherd.sock`
+ * (`~/.local/state/tether/run`), else (no home) `<tmpdir>/tether-<uid>/tetherd.sock`.
  */
 export function socketPath(inputs: SocketInputs): string {
   if (inputs.setting) {
@@ -27,9 +30,23 @@ export function socketPath(inputs: SocketInputs): string {
   if (fromEnv) {
     return fromEnv;
   }
+  return path.join(runtimeDir(inputs), 'tetherd.sock');
+}
+
+function runtimeDir(inputs: SocketInputs): string {
   const runtime = inputs.env.XDG_RUNTIME_DIR;
-  const dir = runtime ? path.join(runtime, 'tether') : path.join(inputs.tmpdir, `tether-${inputs.uid}`);
-  return path.join(dir, 'tetherd.sock');
+  if (runtime) {
+    return path.join(runtime, 'tether');
+  }
+  const state = inputs.env.XDG_STATE_HOME;
+  if (state && path.isAbsolute(state)) {
+    return path.join(state, 'tether', 'run');
+  }
+  const home = inputs.env.HOME || inputs.home;
+  if (home && path.isAbsolute(home)) {
+    return path.join(home, '.local', 'state', 'tether', 'run');
+  }
+  return path.join(inputs.tmpdir, `tether-${inputs.uid}`);
 }
 
 /** The parts of a stat result the trust rule reads. */

@@ -8,16 +8,21 @@ import { describe, it } from 'node:test';
 import { distrust, socketPath, type Owned } from '../src/socket';
 
 describe('socketPath', () => {
-  const inputs = { setting: '', env: {}, uid: 1000, tmpdir: '/tmp' };
-  it('setting, then TETHER_SOCKET, then XDG_RUNTIME_DIR, then the temp folder', () => {
+  const inputs = { setting: '', env: {}, uid: 1000, home: '/home/me', tmpdir: '/tmp' };
+  const inHome = '/home/me/.local/state/tether/run/tetherd.sock';
+  it('setting, then TETHER_SOCKET, then XDG_RUNTIME_DIR, then the state home, then the temp folder', () => {
     const env = { TETHER_SOCKET: '/env/s.sock', XDG_RUNTIME_DIR: '/run/user/1000' };
     assert.equal(socketPath({ ...inputs, setting: '/set/s.sock', env }), '/set/s.sock');
     assert.equal(socketPath({ ...inputs, env }), '/env/s.sock');
     assert.equal(socketPath({ ...inputs, env: { XDG_RUNTIME_DIR: '/run/user/1000' } }), '/run/user/1000/tether/tetherd.sock');
-    assert.equal(socketPath(inputs), '/tmp/tether-1000/tetherd.sock');
+    assert.equal(socketPath({ ...inputs, env: { XDG_STATE_HOME: '/state' } }), '/state/tether/run/tetherd.sock');
+    assert.equal(socketPath(inputs), inHome);
+    assert.equal(socketPath({ ...inputs, env: { HOME: '/home/other' } }), '/home/other/.local/state/tether/run/tetherd.sock');
+    assert.equal(socketPath({ ...inputs, home: '' }), '/tmp/tether-1000/tetherd.sock');
   });
-  it('ignores empty variables', () => {
-    assert.equal(socketPath({ ...inputs, env: { TETHER_SOCKET: '', XDG_RUNTIME_DIR: '' } }), '/tmp/tether-1000/tetherd.sock');
+  it('ignores empty variables and a relative XDG_STATE_HOME', () => {
+    assert.equal(socketPath({ ...inputs, env: { TETHER_SOCKET: '', XDG_RUNTIME_DIR: '' } }), inHome);
+    assert.equal(socketPath({ ...inputs, env: { XDG_STATE_HOME: 'rel' } }), inHome);
   });
 });
 

@@ -4,6 +4,7 @@
 
 use std::io::{self, IsTerminal as _, Read};
 
+use anyhow::Context as _;
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressStyle};
 use tether_proto::client::Client;
@@ -131,9 +132,11 @@ async fn to_pod(ctx: &Ctx, target: &Target<'_>, src: String, dest: &str) -> anyh
 }
 
 async fn from_pod(ctx: &Ctx, target: &Target<'_>, src: &str, dest: String) -> anyhow::Result<()> {
+    let base = std::env::current_dir().context("failed to find the current folder")?;
     let rules = unpack::Rules {
         prefix: spec::download_prefix(src),
         dest,
+        base,
         symlink_hint: format!("{} | tar xf -", target.exec(&format!("tar cf - {src}"))),
     };
     let mut client = ctx.client().await?;

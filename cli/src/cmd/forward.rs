@@ -46,6 +46,13 @@ pub async fn run(ctx: &Ctx, args: ForwardArgs) -> anyhow::Result<()> {
         Err(status) => return Err(create_failure(&args, &status, wait).into()),
     };
     let view = ForwardView::from(&forward);
+    if view.exposed() && !existed {
+        eprintln!(
+            "warning: forward {} listens on {}: anyone who can reach this machine can use it, and \
+             it listens again after every restart; remove it with `tether rm {}` when done",
+            view.name, view.address, view.name
+        );
+    }
     if existed {
         eprintln!("note: forward {} already existed with this spec; nothing changed", view.name);
     }
@@ -84,6 +91,20 @@ fn create_failure(args: &ForwardArgs, status: &tonic::Status, wait: Duration) ->
             kubectl(args, "auth can-i create pods/portforward")
         )),
         _ => None,
+    };
+    // The daemon stopped answering half-way (it crashed, or was stopped): the forward is stored
+    // before the answer, so it may well exist.
+    let cut_short = matches!(status.code(), Code::Unavailable | Code::Unknown | Code::Cancelled)
+        && std::error::Error::source(status).is_some();
+    let hint = if cut_short {
+        Some(
+            "tetherd stopped answering while creating it, so the forward may have been created: \
+             check with `tether ls`, and run the same `tether forward` again to make sure (it is \
+             idempotent)"
+                .to_owned(),
+        )
+    } else {
+        hint
     };
     let mut failure = Failure::rpc(&format!("create forward {name}"), status, hint);
     if args.wait && status.code() == Code::DeadlineExceeded {

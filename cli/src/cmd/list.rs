@@ -1,7 +1,5 @@
 //! `tether ls`: the forwards as a table, or as JSON or YAML.
 
-use tether_proto::pb;
-
 use super::Ctx;
 use crate::args::Format;
 use crate::error::Failure;
@@ -14,13 +12,11 @@ use crate::{out, table, time};
 /// A [`Failure`] when the daemon cannot be reached or the call fails.
 pub async fn run(ctx: &Ctx, format: Option<Format>) -> anyhow::Result<()> {
     let mut client = ctx.client().await?;
-    let response = client
-        .forwards
-        .list_forwards(pb::ListForwardsRequest {})
+    let all = client
+        .all_forwards()
         .await
         .map_err(|status| Failure::rpc("list forwards", &status, None))?;
-    let mut forwards: Vec<ForwardView> =
-        response.into_inner().forwards.iter().map(ForwardView::from).collect();
+    let mut forwards: Vec<ForwardView> = all.iter().map(ForwardView::from).collect();
     forwards.sort_by(|a, b| a.name.cmp(&b.name));
     if forwards.is_empty() && matches!(format, None | Some(Format::Wide)) {
         out::note("No forwards. Create one with `tether forward TARGET PORT`.");

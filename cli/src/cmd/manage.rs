@@ -14,12 +14,11 @@ use crate::out;
 pub async fn remove(ctx: &Ctx, args: RmArgs) -> anyhow::Result<()> {
     let mut client = ctx.client().await?;
     let names = if args.all {
-        let response = client
-            .forwards
-            .list_forwards(pb::ListForwardsRequest {})
+        let all = client
+            .all_forwards()
             .await
             .map_err(|status| Failure::rpc("list forwards", &status, None))?;
-        response.into_inner().forwards.into_iter().filter_map(|f| f.spec).map(|s| s.name).collect()
+        all.into_iter().filter_map(|f| f.spec).map(|s| s.name).collect()
     } else {
         args.names
     };

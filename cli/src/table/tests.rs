@@ -72,3 +72,19 @@ fn byte_counts_are_human() {
     assert_eq!(bytes(1536), "1.5KiB");
     assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0GiB");
 }
+
+#[test]
+fn a_forward_listening_beyond_loopback_shows_its_address() {
+    let mut exposed = samples::ready_db();
+    if let Some(spec) = exposed.spec.as_mut() {
+        spec.address = "0.0.0.0".into();
+    }
+    if let Some(status) = exposed.status.as_mut() {
+        status.local_addresses = vec!["0.0.0.0:5432".into()];
+    }
+    let views = [ForwardView::from(&exposed), ForwardView::from(&samples::ready_db())];
+    assert!(views[0].exposed() && !views[1].exposed());
+    let text = table(&views, false, NOW, false);
+    assert!(text.contains("0.0.0.0:5432:5432"), "{text}");
+    assert!(text.lines().nth(2).is_some_and(|l| l.contains(" 5432:5432 ")), "{text}");
+}

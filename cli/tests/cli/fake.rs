@@ -195,7 +195,8 @@ impl ForwardService for Service {
         &self,
         _: Request<pb::ListForwardsRequest>,
     ) -> Reply<pb::ListForwardsResponse> {
-        Ok(Response::new(pb::ListForwardsResponse { forwards: self.forwards().clone() }))
+        let forwards = self.forwards().clone();
+        Ok(Response::new(pb::ListForwardsResponse { forwards, next_page_token: String::new() }))
     }
 
     async fn delete_forward(

@@ -6,6 +6,7 @@ use tether_proto::pb;
 use tonic::Status;
 
 use super::errors::invalid;
+use super::limits;
 use crate::forward::events::{Event, EventKind, Status as ForwardStatus};
 use crate::forward::registry::Snapshot;
 use crate::forward::spec::{self, ForwardSpec, PortMapping, RemotePort, Target};
@@ -21,6 +22,16 @@ fn opt(s: &str) -> Option<String> {
 /// INVALID_ARGUMENT naming the field.
 pub fn spec(p: Option<pb::ForwardSpec>) -> Result<ForwardSpec, Status> {
     let p = p.ok_or_else(|| Status::invalid_argument("spec: required"))?;
+    limits::check("spec.name", &p.name, limits::NAME)?;
+    limits::check("spec.target", &p.target, limits::TARGET)?;
+    limits::check("spec.namespace", &p.namespace, limits::NAMESPACE)?;
+    limits::check("spec.context", &p.context, limits::CONTEXT)?;
+    limits::check("spec.address", &p.address, limits::ADDRESS)?;
+    limits::check_count("spec.ports", p.ports.len(), limits::PORTS)?;
+    for (i, port) in p.ports.iter().enumerate() {
+        limits::check(&format!("spec.ports[{i}]"), port, limits::PORT)?;
+    }
+    kubeconfig("spec.kubeconfig", &p.kubeconfig)?;
     let target: Target = p.target.parse().map_err(|e| invalid("spec.target", &e))?;
     if p.ports.is_empty() {
         return Err(invalid("spec.ports", &spec::SpecError::NoPorts));
@@ -51,6 +62,29 @@ pub fn spec(p: Option<pb::ForwardSpec>) -> Result<ForwardSpec, Status> {
         spec::check_name("namespace", ns).map_err(|e| invalid("spec.namespace", &e))?;
     }
     Ok(out)
+}
+
+/// Checks a kubeconfig field: bounded, and absolute paths (the daemon does not share the
+/// caller's folder), so the daemon never guesses what a relative path meant.
+///
+/// # Errors
+/// INVALID_ARGUMENT naming `field`.
+pub fn kubeconfig(field: &str, value: &str) -> Result<(), Status> {
+    limits::check(field, value, limits::KUBECONFIG)?;
+    if value.contains('\0') {
+        return Err(Status::invalid_argument(format!("{field}: a path cannot contain NUL")));
+    }
+    let relative =
+        std::env::split_paths(value).find(|p| !p.as_os_str().is_empty() && p.is_relative());
+    if let Some(p) = relative {
+        let p = p.display().to_string();
+        return Err(Status::invalid_argument(format!(
+            "{field}: {} is a relative path; give absolute paths (the daemon does not share your \
+             current folder)",
+            limits::shown(&p)
+        )));
+    }
+    Ok(())
 }
 
 /// Parses a remote port (number or name), or `None` when empty.
@@ -172,7 +206,7 @@ pub fn event(e: &Event) -> pb::Event {
         }),
         EventKind::TunnelDown { pod, reason } => Kind::TunnelDown(pb::TunnelDown {
             pod: pod.clone(),
-            reason: reason.to_string(),
+            reason: limits::cut(&reason.to_string(), limits::REASON),
             reason_kind: reason_kind(reason).into(),
         }),
         EventKind::Deleted => Kind::Deleted(pb::Deleted {}),

@@ -27,6 +27,8 @@ pub(super) async fn dial(
     if open.forward.is_empty() {
         return Err(Status::invalid_argument("open.forward: required"));
     }
+    super::limits::check("open.forward", &open.forward, super::limits::NAME)?;
+    super::limits::check("open.port", &open.port, super::limits::PORT)?;
     let port = convert::remote_port("open.port", &open.port)?;
     let (stream, pod, container_port) = state
         .registry

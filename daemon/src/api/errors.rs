@@ -44,6 +44,9 @@ pub fn registry(e: &RegistryError) -> (Status, Fault) {
         RegistryError::Bind { .. } => {
             (Status::new(Code::FailedPrecondition, message), Fault::Environment)
         }
+        RegistryError::TooMany { .. } | RegistryError::Descriptors { .. } => {
+            (Status::resource_exhausted(message), Fault::Environment)
+        }
         RegistryError::Store(_) => (Status::internal(message), Fault::Daemon),
     }
 }

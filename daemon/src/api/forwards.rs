@@ -30,12 +30,12 @@ pub(super) fn stream_of<T: Send + 'static>(
     }))
 }
 
+/// A forward name in a request: present, and bounded before any lookup.
 fn name_of(field: &str, name: &str) -> Result<(), Status> {
     if name.is_empty() {
-        Err(Status::invalid_argument(format!("{field}: required")))
-    } else {
-        Ok(())
+        return Err(Status::invalid_argument(format!("{field}: required")));
     }
+    super::limits::check(field, name, super::limits::NAME)
 }
 
 #[tonic::async_trait]
@@ -81,10 +81,22 @@ impl ForwardService for Forwards {
 
     async fn list_forwards(
         &self,
-        _request: Request<pb::ListForwardsRequest>,
+        request: Request<pb::ListForwardsRequest>,
     ) -> Result<Response<pb::ListForwardsResponse>, Status> {
-        let forwards = self.0.registry.list().await.iter().map(convert::forward).collect();
-        Ok(Response::new(pb::ListForwardsResponse { forwards }))
+        use super::limits::{NAME, PAGE, PAGE_MAX, check};
+        let req = request.into_inner();
+        check("page_token", &req.page_token, NAME)?;
+        let size = match usize::try_from(req.page_size) {
+            Ok(0) | Err(_) => PAGE,
+            Ok(n) => n.min(PAGE_MAX),
+        };
+        let (page, more) = self.0.registry.page(&req.page_token, size).await;
+        let next_page_token = match (more, page.last()) {
+            (true, Some(last)) => last.spec.name.clone(),
+            _ => String::new(),
+        };
+        let forwards = page.iter().map(convert::forward).collect();
+        Ok(Response::new(pb::ListForwardsResponse { forwards, next_page_token }))
     }
 
     async fn delete_forward(

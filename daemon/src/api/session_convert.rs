@@ -5,6 +5,7 @@ use tether_wire::channel::{ExitOutcome, TerminalSize};
 use tonic::Status;
 
 use super::errors::invalid;
+use super::limits;
 use crate::cluster::ClusterError;
 use crate::forward::spec::{self, Target};
 use crate::session::{Exit, Kind, Phase, Record, Restart, Spec, manager};
@@ -34,6 +35,22 @@ pub fn size(field: &str, s: &pb::TerminalSize) -> Result<TerminalSize, Status> {
 /// INVALID_ARGUMENT naming the field.
 pub fn process_spec(p: Option<pb::ProcessSpec>, kind: Kind, field: &str) -> Result<Spec, Status> {
     let p = p.ok_or_else(|| Status::invalid_argument(format!("{field}: required")))?;
+    let sub = |name: &str| format!("{field}.{name}");
+    limits::check(&sub("target"), &p.target, limits::TARGET)?;
+    limits::check(&sub("namespace"), &p.namespace, limits::NAMESPACE)?;
+    limits::check(&sub("context"), &p.context, limits::CONTEXT)?;
+    limits::check(&sub("container"), &p.container, limits::CONTAINER)?;
+    super::convert::kubeconfig(&sub("kubeconfig"), &p.kubeconfig)?;
+    limits::check_count(&sub("command"), p.command.len(), limits::COMMAND_WORDS)?;
+    let bytes: usize = p.command.iter().map(String::len).sum();
+    if bytes > limits::COMMAND_BYTES {
+        return Err(Status::invalid_argument(format!(
+            "{}: {bytes} bytes, more than the {} a command takes; copy a long script into the \
+             container and run it instead",
+            sub("command"),
+            limits::COMMAND_BYTES
+        )));
+    }
     let target: Target = p.target.parse().map_err(|e| invalid(&format!("{field}.target"), &e))?;
     if let Some(ns) = opt(&p.namespace) {
         spec::check_name("namespace", &ns)

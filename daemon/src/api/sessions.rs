@@ -22,14 +22,19 @@ pub struct Sessions(pub(super) Arc<ApiState>);
 fn status(e: &SessionError) -> Status {
     match e {
         SessionError::NotFound(_) => Status::not_found(e.to_string()),
+        SessionError::TooMany(_) => Status::resource_exhausted(e.to_string()),
         SessionError::Store(..) => {
             errors::report((Status::internal(errors::chain(e)), errors::Fault::Daemon))
         }
     }
 }
 
+/// A session id in a request: present, and bounded before any lookup.
 fn id_of(field: &str, id: &str) -> Result<(), Status> {
-    if id.is_empty() { Err(Status::invalid_argument(format!("{field}: required"))) } else { Ok(()) }
+    if id.is_empty() {
+        return Err(Status::invalid_argument(format!("{field}: required")));
+    }
+    super::limits::check(field, id, super::limits::SESSION_ID)
 }
 
 #[tonic::async_trait]

@@ -4,6 +4,7 @@
 
 mod convert;
 mod exec;
+mod kubeconfig;
 mod pod_for;
 mod pods;
 mod query;
@@ -18,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::KubeConfigOptions;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -98,6 +99,8 @@ pub struct KubeCluster {
     tracker: TaskTracker,
     /// The protocol that worked last, tried first next time.
     preferred: Mutex<Option<Protocol>>,
+    /// The credential plugin the context's user runs, if any, for messages.
+    plugin: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -115,35 +118,34 @@ fn config_err(e: impl std::fmt::Display) -> ClusterError {
 
 /// The (first) kubeconfig file in use, for change detection.
 fn kubeconfig_path(source: &Source) -> Option<PathBuf> {
-    source.kubeconfig.as_ref().and_then(|v| std::env::split_paths(v).next()).or_else(|| {
-        std::env::var_os("KUBECONFIG")
-            .and_then(|v| std::env::split_paths(&v).next())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")))
-    })
+    kubeconfig::paths(source.kubeconfig.as_deref()).into_iter().next()
 }
 
 fn modified(source: &Source) -> Option<SystemTime> {
     kubeconfig_path(source).and_then(|p| std::fs::metadata(p).ok()?.modified().ok())
 }
 
-/// Reads a kubeconfig path, or a `:`-separated list merged as kubectl merges `KUBECONFIG`.
-fn read_kubeconfig(paths: &str) -> Result<Kubeconfig, ClusterError> {
-    let mut merged: Option<Kubeconfig> = None;
-    for path in std::env::split_paths(paths).filter(|p| !p.as_os_str().is_empty()) {
-        let next = Kubeconfig::read_from(&path).map_err(config_err)?;
-        merged = Some(match merged {
-            None => next,
-            Some(m) => m.merge(next).map_err(config_err)?,
-        });
-    }
-    merged.ok_or_else(|| ClusterError::Config(format!("no kubeconfig file in {paths:?}")))
+/// A client for a source, its namespace, and the credential plugin its user runs.
+struct Loaded {
+    client: kube::Client,
+    namespace: String,
+    plugin: Option<String>,
 }
 
-async fn load(source: &Source) -> Result<(kube::Client, String), ClusterError> {
-    let kubeconfig = match &source.kubeconfig {
-        Some(paths) => read_kubeconfig(paths)?,
-        None => Kubeconfig::read().map_err(config_err)?,
-    };
+/// How long loading a kubeconfig and building its client may take.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn load(source: &Source) -> Result<Loaded, ClusterError> {
+    tokio::time::timeout(LOAD_TIMEOUT, load_inner(source)).await.unwrap_or_else(|_| {
+        Err(ClusterError::Config(format!(
+            "loading the kubeconfig took over {LOAD_TIMEOUT:?}; check its files and plugins"
+        )))
+    })
+}
+
+async fn load_inner(source: &Source) -> Result<Loaded, ClusterError> {
+    let kubeconfig = kubeconfig::read(source.kubeconfig.as_deref()).await?;
+    let plugin = kubeconfig::plugin(&kubeconfig, source.context.as_deref());
     let options =
         KubeConfigOptions { context: source.context.clone(), ..KubeConfigOptions::default() };
     let mut config =
@@ -157,8 +159,22 @@ async fn load(source: &Source) -> Result<(kube::Client, String), ClusterError> {
         config.headers.push((http::header::USER_AGENT, agent));
     }
     let namespace = source.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
-    let client = kube::Client::try_from(config).map_err(config_err)?;
-    Ok((client, namespace))
+    let client = kube::Client::try_from(config).map_err(|e| match classify(&e) {
+        ClusterError::CredentialPlugin(why) => plugin_failure(plugin.as_deref(), &why),
+        _ => config_err(e),
+    })?;
+    Ok(Loaded { client, namespace, plugin })
+}
+
+/// A credential plugin that did not start: which, the PATH the daemon has, and the fix.
+fn plugin_failure(plugin: Option<&str>, why: &str) -> ClusterError {
+    let plugin = plugin.unwrap_or("the exec command");
+    let path = std::env::var("PATH").unwrap_or_default();
+    ClusterError::CredentialPlugin(format!(
+        "`{plugin}` did not start ({why}); tetherd's PATH is {path:?}. If it works in your \
+         shell, run `tether daemon install` again from that shell (it records your PATH), or \
+         restart the daemon from it"
+    ))
 }
 
 /// `tether/<version> (<os>/<arch>)`, in Go's names for both, as kubectl writes its own.
@@ -181,6 +197,9 @@ pub fn user_agent() -> String {
 pub(crate) fn classify(e: &kube::Error) -> ClusterError {
     match e {
         kube::Error::Api(s) => status_error(s.code, s.reason.clone(), s.message.clone()),
+        kube::Error::Auth(kube::client::AuthError::AuthExecStart(io)) => {
+            ClusterError::CredentialPlugin(io.to_string())
+        }
         other => ClusterError::Connection(other.to_string()),
     }
 }
@@ -197,16 +216,17 @@ impl KubeCluster {
         cancel: &CancellationToken,
         tracker: &TaskTracker,
     ) -> Result<Self, ClusterError> {
-        let (client, namespace) = load(&source).await?;
+        let loaded = load(&source).await?;
         let stamp = modified(&source);
         Ok(Self {
             source,
-            namespace,
-            client: Mutex::new((client, stamp)),
+            namespace: loaded.namespace,
+            client: Mutex::new((loaded.client, stamp)),
             liveness,
             cancel: cancel.clone(),
             tracker: tracker.clone(),
             preferred: Mutex::new(None),
+            plugin: Mutex::new(loaded.plugin),
         })
     }
 
@@ -223,10 +243,11 @@ impl KubeCluster {
 
     /// Builds a new client (running exec plugins again), for a 401 or a changed kubeconfig.
     async fn reload(&self) -> Result<kube::Client, ClusterError> {
-        let (client, _) = load(&self.source).await?;
+        let loaded = load(&self.source).await?;
         *self.client.lock().unwrap_or_else(PoisonError::into_inner) =
-            (client.clone(), modified(&self.source));
-        Ok(client)
+            (loaded.client.clone(), modified(&self.source));
+        *self.plugin.lock().unwrap_or_else(PoisonError::into_inner) = loaded.plugin;
+        Ok(loaded.client)
     }
 
     /// Runs `op`; on 401 refreshes the credentials and runs it once more.
@@ -236,14 +257,22 @@ impl KubeCluster {
         Fut: Future<Output = Result<T, ClusterError>>,
     {
         let client = self.client().await?;
-        match op(client).await {
+        let result = match op(client).await {
             Err(ClusterError::Unauthorized(why)) => {
                 tracing::info!(reason = %why, "401 from the API server: refreshing credentials");
                 let client = self.reload().await?;
                 op(client).await
             }
             other => other,
-        }
+        };
+        result.map_err(|e| self.explain(e))
+    }
+
+    /// Says which credential plugin could not run, with the PATH the daemon has and the fix.
+    fn explain(&self, e: ClusterError) -> ClusterError {
+        let ClusterError::CredentialPlugin(why) = e else { return e };
+        let plugin = self.plugin.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        plugin_failure(plugin.as_deref(), &why)
     }
 
     async fn resolve_inner(

@@ -44,6 +44,30 @@ pub enum RegistryError {
     /// No such forward.
     #[error("failed to find forward {0:?}: see `tether ls` for the forwards that exist")]
     NotFound(String),
+    /// The daemon holds as many forwards as it takes.
+    #[error(
+        "failed to create forward {name:?}: tetherd already holds {limit} forwards, the most it \
+         takes; remove some (`tether rm`) first"
+    )]
+    TooMany {
+        /// The name.
+        name: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// The process ran out of file descriptors.
+    #[error(
+        "failed to listen on {addr}: tetherd has no file descriptors left ({source}); raise its \
+         limit (`ulimit -n` where it starts, LimitNOFILE= in its systemd unit) or remove unused \
+         forwards"
+    )]
+    Descriptors {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A local port could not be bound.
     #[error(
         "failed to listen on {addr}: {source}; choose another local port (LOCAL:REMOTE) or stop what uses it"
@@ -58,25 +82,6 @@ pub enum RegistryError {
     /// The store failed; nothing was changed.
     #[error("failed to save the forward; nothing was changed")]
     Store(#[source] StoreError),
-}
-
-/// Errors of [`Registry::dial`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DialError {
-    /// No such forward.
-    #[error("failed to find forward {0:?}: see `tether ls`")]
-    NotFound(String),
-    /// The forward has no such remote port.
-    #[error("failed to dial: the forward has no remote port {0}")]
-    NoSuchPort(String),
-    /// No tunnel became ready in time.
-    #[error(
-        "failed to dial: forward {0:?} has no working tunnel right now; see `tether ls` and `tether events`"
-    )]
-    NotReady(String),
-    /// The tunnel refused the stream.
-    #[error("failed to dial: {0}")]
-    Tunnel(String),
 }
 
 /// What [`Registry::create`] did.
@@ -150,11 +155,18 @@ const APPLY: Duration = Duration::from_secs(2);
 
 /// Runs a store call (which may wait for an fsync) off the async workers.
 async fn bind(addr: SocketAddr) -> Result<Arc<TcpListener>, RegistryError> {
-    TcpListener::bind(addr)
-        .await
-        .map(Arc::new)
-        .map_err(|source| RegistryError::Bind { addr, source })
+    TcpListener::bind(addr).await.map(Arc::new).map_err(|source| {
+        let code = source.raw_os_error();
+        if code == Some(nix::libc::EMFILE) || code == Some(nix::libc::ENFILE) {
+            RegistryError::Descriptors { addr, source }
+        } else {
+            RegistryError::Bind { addr, source }
+        }
+    })
 }
+
+/// The most forwards a daemon holds; see `docs/SECURITY.md`.
+pub const MAX_FORWARDS: usize = 1000;
 
 impl Registry {
     /// An empty registry over `store`.
@@ -264,6 +276,9 @@ impl Registry {
             }
             return Ok(Created { snapshot: entry.snapshot(), existed: true });
         }
+        if entries.len() >= MAX_FORWARDS {
+            return Err(RegistryError::TooMany { name: spec.name, limit: MAX_FORWARDS });
+        }
         let mut listeners = Vec::new();
         let mut local_ports = Vec::new();
         for mapping in &spec.ports {
@@ -307,6 +322,16 @@ impl Registry {
     /// Every forward, by name.
     pub async fn list(&self) -> Vec<Snapshot> {
         self.entries.lock().await.values().map(Entry::snapshot).collect()
+    }
+
+    /// Up to `limit` forwards whose names come after `after`, by name, and whether more follow.
+    pub async fn page(&self, after: &str, limit: usize) -> (Vec<Snapshot>, bool) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let entries = self.entries.lock().await;
+        let start = if after.is_empty() { Unbounded } else { Excluded(after.to_owned()) };
+        let mut range = entries.range((start, Unbounded));
+        let page: Vec<Snapshot> = range.by_ref().take(limit).map(|(_, e)| e.snapshot()).collect();
+        (page, range.next().is_some())
     }
 
     /// Stops and forgets a forward, freeing its ports.
@@ -411,48 +436,6 @@ impl Registry {
         .await;
     }
 
-    /// Opens a stream through a forward's current tunnel, to the mapping whose remote port is
-    /// `port` (the first when `None`), waiting up to `hold` for a tunnel. Returns the stream, the
-    /// pod and the container port.
-    ///
-    /// # Errors
-    /// Unknown forward or port, or no tunnel in time.
-    pub async fn dial(
-        &self,
-        name: &str,
-        port: Option<&super::spec::RemotePort>,
-        hold: Duration,
-    ) -> Result<(crate::tunnel::Stream, String, u16), DialError> {
-        let (mut active_rx, index) = {
-            let entries = self.entries.lock().await;
-            let entry = entries.get(name).ok_or_else(|| DialError::NotFound(name.to_owned()))?;
-            let index = match port {
-                None => 0,
-                Some(p) => entry
-                    .shared
-                    .spec
-                    .ports
-                    .iter()
-                    .position(|m| &m.remote == p)
-                    .ok_or_else(|| DialError::NoSuchPort(p.to_string()))?,
-            };
-            (entry.shared.active.clone(), index)
-        };
-        let ready = tokio::time::timeout(
-            hold,
-            active_rx.wait_for(|a| a.as_ref().is_some_and(|a| !a.tunnel.dead().is_cancelled())),
-        )
-        .await
-        .map_err(|_| DialError::NotReady(name.to_owned()))?
-        .map_err(|_| DialError::NotReady(name.to_owned()))?
-        .clone();
-        let Some(active) = ready else { return Err(DialError::NotReady(name.to_owned())) };
-        let port = active.ports[index];
-        let stream =
-            active.tunnel.open(port).await.map_err(|e| DialError::Tunnel(e.to_string()))?;
-        Ok((stream, active.pod, port))
-    }
-
     /// Number of forwards, and of those Ready.
     pub async fn counts(&self) -> (usize, usize) {
         let entries = self.entries.lock().await;
@@ -463,3 +446,7 @@ impl Registry {
         (entries.len(), ready)
     }
 }
+
+mod dial;
+
+pub use dial::DialError;

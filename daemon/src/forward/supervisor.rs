@@ -17,6 +17,7 @@
 //!   back off, never spin.
 
 mod conn;
+mod serving;
 mod step;
 #[cfg(test)]
 mod tests;
@@ -34,11 +35,12 @@ use tracing::Instrument as _;
 use super::events::{Event, EventKind, LiveCounters, Status, now_ms};
 use super::spec::{ForwardSpec, TargetKind};
 use super::state::{Backoff, Desired, ForwardState, Reason};
-use super::wake::{Pause, PauseKind};
-use crate::cluster::resolve::{PortError, choose_pod, container_port};
+use super::wake::Pause;
+use crate::cluster::resolve::{choose_pod, container_port};
 use crate::cluster::{ClusterError, ClusterFactory, PodInfo};
-use crate::tunnel::{Health, ProbeCause, Tunnel};
-use step::{Dial, Input, Resolution, Serving, Standby, Step, pods_changed};
+use crate::tunnel::Tunnel;
+use serving::no_such_port;
+use step::{Dial, Input, Resolution, Step, pods_changed};
 
 /// Tunables of every supervisor.
 #[derive(Debug, Clone, Copy)]
@@ -174,7 +176,9 @@ impl From<ClusterError> for Fail {
         let text = e.to_string();
         match e {
             ClusterError::Forbidden(_) => Self::Final(Reason::Forbidden(text)),
-            ClusterError::Config(_) => Self::Final(Reason::Other(text)),
+            ClusterError::Config(_) | ClusterError::CredentialPlugin(_) => {
+                Self::Final(Reason::Other(text))
+            }
             ClusterError::Unauthorized(_) => Self::Retry(Reason::Unauthorized(text)),
             ClusterError::NotFound(_) | ClusterError::Rejected { code: 404, .. } => {
                 Self::Retry(Reason::NotFound(text))
@@ -439,195 +443,4 @@ impl Supervisor {
                 && if pod_target { p.phase == "Running" } else { p.ready && !p.terminating }
         })
     }
-
-    /// Starts serving through `tunnel`.
-    fn serve(&mut self, tunnel: Tunnel, pod: PodInfo, ports: Vec<u16>, started: Instant) {
-        if !self.usable(&pod) {
-            // The pod changed while the tunnel was being opened.
-            tunnel.close();
-            return self.choose();
-        }
-        let protocol = tunnel.protocol().as_str();
-        if self.tunnels_opened > 0 {
-            self.fwd.counters.reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        self.tunnels_opened += 1;
-        self.attempt = 0;
-        self.active_tx.send_replace(Some(Active {
-            tunnel: tunnel.clone(),
-            pod: pod.name.clone(),
-            ports: ports.clone(),
-        }));
-        self.enter(ForwardState::Ready, Some(pod.name.clone()), Some(protocol));
-        let setup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.emit(EventKind::TunnelUp { pod: pod.name.clone(), protocol, setup_ms });
-        let mut health = tunnel.health();
-        let now = health.borrow_and_update().clone();
-        self.step =
-            Step::Serving(Box::new(Serving { tunnel, health, pod, ports, standby: Standby::None }));
-        if now != Health::Alive {
-            self.health(now);
-        }
-    }
-
-    fn pods_changed(&mut self) {
-        match &self.step {
-            Step::Serving(serving) if !self.usable(&serving.pod) => {
-                let name = serving.pod.name.clone();
-                self.retire(Reason::PodGone(name));
-            }
-            Step::Dialing(dial) if !self.usable(&dial.pod) => self.choose(),
-            Step::Waiting { .. } => self.choose(),
-            Step::Serving(_)
-            | Step::Dialing(_)
-            | Step::Resolving(_)
-            | Step::Paused
-            | Step::Failed => {}
-        }
-    }
-
-    /// The pod in use stopped being usable: new connections go elsewhere, while the ones in
-    /// flight may finish on the old tunnel (up to `drain`).
-    fn retire(&mut self, reason: Reason) {
-        let Step::Serving(serving) = std::mem::replace(&mut self.step, Step::Paused) else {
-            return;
-        };
-        self.emit(EventKind::TunnelDown { pod: serving.pod.name.clone(), reason: reason.clone() });
-        self.drain(serving.tunnel, serving.pod.name.clone(), false);
-        self.lost(reason);
-    }
-
-    /// Lets `tunnel` finish its connections; reports its death when `watch_death` (a tunnel
-    /// replaced while a probe of it was out).
-    fn drain(&self, tunnel: Tunnel, pod: String, watch_death: bool) {
-        let (deadline, events_tx, forward) =
-            (self.ctx.settings.drain, self.ctx.events_tx.clone(), self.fwd.spec.name.clone());
-        self.ctx.tracker.spawn(async move {
-            let dead = tunnel.dead();
-            tokio::select! {
-                () = dead.cancelled() => {}
-                () = tokio::time::sleep(deadline) => tunnel.close(),
-            }
-            if let (true, Some(end)) = (watch_death, tunnel.end()) {
-                let reason = Reason::from_end(&end);
-                let kind = EventKind::TunnelDown { pod, reason };
-                let _receivers = events_tx.send(Event { time_ms: now_ms(), forward, kind });
-            }
-        });
-    }
-
-    /// The tunnel in use became doubtful, alive again, or dead.
-    fn health(&mut self, health: Health) {
-        let Step::Serving(serving) = &mut self.step else { return };
-        match health {
-            Health::Alive => serving.standby = Standby::None,
-            Health::Probing { .. } => {
-                if matches!(serving.standby, Standby::None) {
-                    let grace = standby_grace(serving.tunnel.stats().rtt());
-                    serving.standby = Standby::Due(Instant::now() + grace);
-                }
-            }
-            Health::Dead(end) => {
-                let reason = Reason::from_end(&end);
-                let Step::Serving(serving) = std::mem::replace(&mut self.step, Step::Paused) else {
-                    return;
-                };
-                tracing::info!(pod = %serving.pod.name, %reason, "tunnel lost");
-                self.emit(EventKind::TunnelDown { pod: serving.pod.name, reason: reason.clone() });
-                match serving.standby {
-                    // The replacement is on its way: it becomes the main dial.
-                    Standby::Dialing(dial) => {
-                        self.attempt = 1;
-                        self.active_tx.send_replace(None);
-                        self.enter(ForwardState::Reconnecting { attempt: 1, reason }, None, None);
-                        self.step = Step::Dialing(dial);
-                    }
-                    Standby::None | Standby::Due(_) => self.lost(reason),
-                }
-            }
-        }
-    }
-
-    fn timer(&mut self) {
-        match &mut self.step {
-            Step::Waiting { .. } => self.choose(),
-            Step::Serving(serving) => {
-                if !matches!(*serving.health.borrow(), Health::Probing { .. }) {
-                    serving.standby = Standby::None;
-                    return;
-                }
-                let Some(resolution) = &self.resolution else { return };
-                let cluster = resolution.cluster.clone();
-                let (name, port) = (serving.pod.name.clone(), serving.ports[0]);
-                tracing::debug!(pod = %name, "the tunnel is in doubt: dialing a standby");
-                let tunnel = Box::pin(async move { cluster.port_forward(&name, port, None).await });
-                serving.standby = Standby::Dialing(Box::new(Dial {
-                    pod: serving.pod.clone(),
-                    ports: serving.ports.clone(),
-                    started: Instant::now(),
-                    tunnel,
-                }));
-            }
-            Step::Paused | Step::Failed | Step::Resolving(_) | Step::Dialing(_) => {}
-        }
-    }
-
-    /// A standby is up: it takes over if the tunnel in use is still in doubt.
-    fn standby_dialed(&mut self, result: Result<Tunnel, ClusterError>) {
-        let Step::Serving(serving) = &mut self.step else { return };
-        let Standby::Dialing(dial) = std::mem::replace(&mut serving.standby, Standby::None) else {
-            return;
-        };
-        let tunnel = match result {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::debug!(error = %e, "the standby tunnel failed");
-                return;
-            }
-        };
-        if !matches!(*serving.health.borrow(), Health::Probing { .. }) {
-            // The probe was answered first: the tunnel in use is fine.
-            tunnel.close();
-            return;
-        }
-        let Step::Serving(old) = std::mem::replace(&mut self.step, Step::Paused) else { return };
-        tracing::info!(pod = %old.pod.name, "a standby tunnel answered first: it takes over");
-        self.drain(old.tunnel, old.pod.name, true);
-        self.serve(tunnel, dial.pod, dial.ports, dial.started);
-    }
-
-    /// The daemon did not run for a while: the tunnel in use must prove itself, and a backoff
-    /// in progress ends now.
-    fn paused(&mut self, pause: Pause) {
-        match &self.step {
-            Step::Serving(serving) => {
-                let cause = match pause.kind {
-                    PauseKind::Sleep => ProbeCause::Wake,
-                    PauseKind::Freeze => ProbeCause::Freeze,
-                };
-                serving.tunnel.probe(cause);
-            }
-            Step::Waiting { .. } => self.choose(),
-            Step::Paused | Step::Failed | Step::Resolving(_) | Step::Dialing(_) => {}
-        }
-    }
-}
-
-/// How long a probe may go unanswered before a standby is dialed: a few round trips, so that a
-/// tunnel that answers costs no upgrade.
-fn standby_grace(rtt: Option<Duration>) -> Duration {
-    let rtt = rtt.unwrap_or(Duration::from_millis(30));
-    rtt.saturating_mul(3).clamp(Duration::from_millis(50), Duration::from_millis(500))
-}
-
-/// A port the target lacks, in kubectl's words.
-fn no_such_port(e: &PortError, target: &str) -> Reason {
-    Reason::NoSuchPort(match e {
-        PortError::NoServicePort(port) => {
-            format!("Service {target} does not have a service port {port}")
-        }
-        PortError::NoContainerPort { pod, name } => {
-            format!("Pod '{pod}' does not have a named port '{name}'")
-        }
-    })
 }

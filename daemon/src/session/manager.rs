@@ -23,6 +23,15 @@ pub const DEFAULT_SCROLLBACK: usize = 1 << 20;
 /// The most output a caller may ask to keep per session.
 pub const MAX_SCROLLBACK: usize = 64 << 20;
 
+/// The most sessions a daemon holds, running or ended; see `docs/SECURITY.md`.
+pub const MAX_SESSIONS: usize = 64;
+
+/// The most output all sessions together may keep.
+pub const MAX_TOTAL_SCROLLBACK: usize = 1 << 30;
+
+/// The shortest id prefix that finds a session.
+const MIN_PREFIX: usize = 6;
+
 /// How long a kill waits for the process to end.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
@@ -35,6 +44,12 @@ pub enum SessionError {
     /// The store failed; nothing was changed.
     #[error("failed to save session {0:?}; nothing was changed")]
     Store(String, #[source] StoreError),
+    /// The daemon holds as many sessions, or as much scrollback, as it takes.
+    #[error(
+        "failed to create a session: {0}; kill or forget sessions you no longer need \
+         (`tether session kill ID`)"
+    )]
+    TooMany(String),
 }
 
 /// What a new session is.
@@ -129,12 +144,33 @@ impl Manager {
     /// # Errors
     /// When the store fails (nothing is started).
     pub async fn create(&self, new: NewSession) -> Result<Arc<Live>, SessionError> {
+        let scrollback = new.scrollback.clamp(1, MAX_SCROLLBACK);
+        let id = {
+            let map = self.map();
+            if map.len() >= MAX_SESSIONS {
+                return Err(SessionError::TooMany(format!(
+                    "tetherd already holds {MAX_SESSIONS} sessions, the most it takes"
+                )));
+            }
+            let kept: usize = map.values().map(|l| l.scrollback.capacity()).sum();
+            if kept + scrollback > MAX_TOTAL_SCROLLBACK {
+                return Err(SessionError::TooMany(format!(
+                    "the sessions already keep {} MiB of output, and {} MiB more would pass the \
+                     {} MiB they may keep together",
+                    kept >> 20,
+                    scrollback >> 20,
+                    MAX_TOTAL_SCROLLBACK >> 20
+                )));
+            }
+            // 128 random bits: a clash is all but impossible, and checked all the same.
+            std::iter::repeat_with(new_id).find(|id| !map.contains_key(id)).unwrap_or_default()
+        };
         let record = Record {
-            id: new_id(),
+            id,
             kind: new.kind,
             spec: new.spec,
             restart: new.restart,
-            scrollback: new.scrollback.clamp(1, MAX_SCROLLBACK),
+            scrollback,
             phase: Phase::Starting,
             pod: String::new(),
             container: String::new(),
@@ -157,7 +193,18 @@ impl Manager {
     /// # Errors
     /// [`SessionError::NotFound`].
     pub fn get(&self, id: &str) -> Result<Arc<Live>, SessionError> {
-        self.map().get(id).cloned().ok_or_else(|| SessionError::NotFound(id.to_owned()))
+        let map = self.map();
+        if let Some(live) = map.get(id) {
+            return Ok(live.clone());
+        }
+        // A unique prefix of at least six characters (after `s-`) will do, as with git.
+        let prefix = id.strip_prefix("s-").unwrap_or(id);
+        let mut found =
+            map.iter().filter(|(k, _)| k.strip_prefix("s-").is_some_and(|k| k.starts_with(prefix)));
+        match (prefix.len() >= MIN_PREFIX, found.next(), found.next()) {
+            (true, Some((_, live)), None) => Ok(live.clone()),
+            _ => Err(SessionError::NotFound(id.to_owned())),
+        }
     }
 
     /// Every session, oldest first, with how many clients are attached to each.
@@ -179,6 +226,8 @@ impl Manager {
     /// [`SessionError::NotFound`], or a store failure when forgetting (nothing is forgotten).
     pub async fn kill(&self, id: &str, graceful: bool) -> Result<Record, SessionError> {
         let live = self.get(id)?;
+        let full = live.summary().id;
+        let id = full.as_str();
         if live.summary().phase.ended() && live.finished.is_cancelled() {
             let store = self.deps.store.clone();
             let key = id.to_owned();

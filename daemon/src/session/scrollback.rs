@@ -100,6 +100,12 @@ impl Scrollback {
         self.updates_tx.subscribe()
     }
 
+    /// The most bytes it keeps.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.lock().capacity
+    }
+
     /// Bytes of output so far.
     #[must_use]
     pub fn total(&self) -> u64 {

@@ -51,7 +51,7 @@ async fn services_deployments_and_pods_resolve_like_kubectl() {
     let listed = w
         .client
         .forwards
-        .list_forwards(pb::ListForwardsRequest {})
+        .list_forwards(pb::ListForwardsRequest::default())
         .await
         .expect("list")
         .into_inner()
@@ -158,7 +158,7 @@ async fn bad_input_gets_invalid_argument_and_changes_nothing() {
     let listed = w
         .client
         .forwards
-        .list_forwards(pb::ListForwardsRequest {})
+        .list_forwards(pb::ListForwardsRequest::default())
         .await
         .expect("list")
         .into_inner()
@@ -166,7 +166,6 @@ async fn bad_input_gets_invalid_argument_and_changes_nothing() {
     assert_eq!(listed.len(), 1, "nothing was added");
     let stored = std::fs::read_dir(w.dir.join("state/store")).expect("store exists").count();
     assert!(stored > 0);
-    tokio::time::sleep(Duration::from_millis(10)).await;
     w.shutdown().await;
 }
 

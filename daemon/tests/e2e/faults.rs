@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tether_proto::pb;
 use tether_testkit::{AuthMode, Fault, PortForwardErrorOrder};
+use tether_testsupport::until_async;
 
 use crate::harness::{Options, World, echo_roundtrip, payload};
 
@@ -46,14 +47,26 @@ async fn pod_kill_with_zero_failures(target: &str, error_order: PortForwardError
     let port = w.forward("echo", target, &[":tcp"]).await;
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed, handles) = traffic(port, 4, stop.clone());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Round trips succeed before the kill, and as many again after the switch to a new pod.
+    let served = |at_least: u32| {
+        let ok = ok.clone();
+        async move {
+            let what = format!("{at_least} round trips succeed");
+            until_async(Duration::from_secs(20), &what, async || {
+                let n = ok.load(Ordering::SeqCst);
+                if n >= at_least { Ok(()) } else { Err(n) }
+            })
+            .await;
+        }
+    };
+    served(20).await;
     let pod = w.get("echo").await.status.expect("status").pod;
     w.inject(Fault::DeletePod { namespace: "default".into(), name: pod.clone() }).await;
     w.wait_phase("echo", Duration::from_secs(20), |s| {
         s.phase() == pb::Phase::Ready && !s.pod.is_empty() && s.pod != pod
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    served(ok.load(Ordering::SeqCst) + 20).await;
     stop.store(true, Ordering::SeqCst);
     for h in handles {
         h.join().expect("client thread");
@@ -190,10 +203,11 @@ async fn a_blackhole_is_detected_within_the_deadline_and_in_flight_connections_c
     let started = Instant::now();
     w.inject(Fault::Blackhole).await;
     let reader = std::thread::spawn(move || in_flight.read(&mut buf));
-    while w.get("echo").await.stats.expect("stats").reconnects == 0 {
-        assert!(started.elapsed() < deadline * 3, "the dead tunnel was never replaced");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_async(deadline * 3, "the dead tunnel is replaced", async || {
+        let stats = w.get("echo").await.stats.expect("stats");
+        if stats.reconnects > 0 { Ok(()) } else { Err(stats) }
+    })
+    .await;
     let detected = started.elapsed();
     assert!(detected <= deadline + Duration::from_secs(2), "detected after {detected:?}");
     let closed = reader.join().expect("reader");

@@ -1,14 +1,23 @@
-//! Starting an emulated cluster and a daemon on a private socket, and talking to both.
+//! Starting an emulated cluster and a daemon on a private socket, talking to both, and checking
+//! how the daemon ends.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
+use tether_daemon::RunError;
+use tether_daemon::cluster::kube::KubeFactory;
+use tether_daemon::store::SledStore;
 use tether_proto::client::Client;
 use tether_proto::pb;
 use tether_testkit::{Config as ClusterConfig, Fault, TestCluster};
+pub use tether_testsupport::payload;
+use tether_testsupport::{TempDir, until_async};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// A fixture with an echo deployment and service next to the default cluster.
 pub const ECHO: &str = r#"
@@ -34,13 +43,25 @@ spec:
   ports: [{name: tcp, port: 70, targetPort: tcp}]
 "#;
 
+/// How long the daemon may take to end after the stop: its drain deadline (3 s here) and room.
+pub const STOP_LIMIT: Duration = Duration::from_secs(10);
+
 /// An emulated cluster, a daemon, and a client.
 pub struct World {
     pub cluster: TestCluster,
     pub client: Client,
-    pub dir: PathBuf,
+    /// The daemon's socket and state.
+    pub dir: TempDir,
+    /// Resolves the daemon's shutdown future; cancelled on drop too.
     stop: CancellationToken,
-    daemon: Option<tokio::task::JoinHandle<()>>,
+    daemon: Daemon,
+}
+
+/// The daemon running in-process: its task, and the tracker its tasks run on, so that the end
+/// can be checked (no panic, `Ok`, and every task drained rather than left at the deadline).
+struct Daemon {
+    task: JoinHandle<Result<(), RunError>>,
+    tracker: TaskTracker,
 }
 
 /// Options for a world.
@@ -52,7 +73,7 @@ pub struct Options {
     pub hold: Duration,
     pub error_order: tether_testkit::PortForwardErrorOrder,
     /// The clocks the daemon tells sleeps and freezes by (the system's when `None`).
-    pub clocks: Option<std::sync::Arc<dyn tether_daemon::forward::wake::Clocks>>,
+    pub clocks: Option<Arc<dyn tether_daemon::forward::wake::Clocks>>,
 }
 
 impl Default for Options {
@@ -73,19 +94,9 @@ impl Default for Options {
     }
 }
 
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "tether-e2e-{tag}-{}-{:08x}",
-        std::process::id(),
-        rand_u32()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn rand_u32() -> u32 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    t.subsec_nanos() ^ (t.as_secs() as u32).rotate_left(7)
+/// A folder for a daemon's socket and state, removed on drop.
+pub fn temp_dir(tag: &str) -> TempDir {
+    TempDir::new(&format!("e2e-{tag}"))
 }
 
 /// The daemon config for a world rooted at `dir`.
@@ -145,12 +156,9 @@ impl World {
         let socket = config.socket.clone();
         let listener = tether_daemon::socket::Listener::bind(&socket).expect("socket");
         let stop = CancellationToken::new();
-        let s = stop.clone();
-        let daemon = tokio::spawn(async move {
-            tether_daemon::run(config, listener, s.cancelled_owned()).await.expect("daemon runs");
-        });
+        let daemon = Daemon::start(config, listener, stop.clone());
         let client = connect(&socket).await;
-        Self { cluster, client, dir, stop, daemon: Some(daemon) }
+        Self { cluster, client, dir, stop, daemon }
     }
 
     /// A forward spec against this cluster.
@@ -198,44 +206,99 @@ impl World {
         timeout: Duration,
         want: impl Fn(&pb::ForwardStatus) -> bool,
     ) -> pb::ForwardStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let what = format!("forward {name} reaches the wanted state");
+        until_async(timeout, &what, async || {
             let status = self.get(name).await.status.expect("status");
-            if want(&status) {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "forward {name} never reached the wanted state: {status:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            if want(&status) { Ok(status) } else { Err(status) }
+        })
+        .await
     }
 
     pub async fn inject(&self, fault: Fault) -> usize {
         self.cluster.inject(fault).await.expect("fault").affected
     }
 
+    /// Stops the daemon and fails the test unless it ends well: within [`STOP_LIMIT`], without
+    /// a panic, `run` returning `Ok`, and no task left running at the drain deadline.
     pub async fn shutdown(mut self) {
+        self.end().await;
+    }
+
+    /// The daemon's socket.
+    pub fn socket(&self) -> std::path::PathBuf {
+        self.dir.join("run/tetherd.sock")
+    }
+
+    /// Stops the daemon as `shutdown` does, then reads its store: the names of the forwards
+    /// stored, by name.
+    pub async fn stop_daemon(mut self) -> Vec<String> {
+        self.end().await;
+        let (store, _report) = SledStore::open(&self.dir.join("state/store")).expect("the store");
+        let mut names: Vec<String> = tether_daemon::store::Store::forwards(&store)
+            .expect("read the store")
+            .into_iter()
+            .map(|f| f.spec.name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Stops the daemon and checks how it ended.
+    async fn end(&mut self) {
+        let early = self.daemon.task.is_finished();
         self.stop.cancel();
-        if let Some(d) = self.daemon.take() {
-            let _ended = tokio::time::timeout(Duration::from_secs(10), d).await;
+        let ended = tokio::time::timeout(STOP_LIMIT, &mut self.daemon.task).await;
+        let Ok(joined) = ended else {
+            panic!("the daemon did not end within {STOP_LIMIT:?} of the stop: it hangs on drain");
+        };
+        match joined {
+            Err(e) if e.is_panic() => panic!("the daemon panicked: {e}"),
+            Err(e) => panic!("the daemon's task failed: {e}"),
+            Ok(Err(e)) => panic!("the daemon's run returned an error: {e:?}"),
+            Ok(Ok(())) => {}
         }
-        let _removed = std::fs::remove_dir_all(&self.dir);
+        assert!(!early, "the daemon ended on its own before the test stopped it");
+        let left = self.daemon.tracker.len();
+        assert_eq!(left, 0, "{left} daemon tasks were still running at the drain deadline");
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // A test that fails before `shutdown` still stops its daemon.
+        self.stop.cancel();
+    }
+}
+
+impl Daemon {
+    /// Runs the daemon as `tether_daemon::run` does (sled store, kube-backed clusters), through
+    /// `run_with`, keeping its task tracker.
+    fn start(
+        config: tether_daemon::Config,
+        listener: tether_daemon::socket::Listener,
+        stop: CancellationToken,
+    ) -> Self {
+        let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
+        let (store, _report) = SledStore::open(&config.store_dir()).expect("open the store");
+        let factory = Arc::new(KubeFactory::new(config.liveness, cancel.clone(), tracker.clone()));
+        let run = tether_daemon::run_with(
+            config,
+            listener,
+            stop.cancelled_owned(),
+            Arc::new(store),
+            factory,
+            cancel,
+            tracker.clone(),
+        );
+        Self { task: tokio::spawn(run), tracker }
     }
 }
 
 pub async fn connect(socket: &Path) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match tether_proto::client::connect(socket, "e2e").await {
-            Ok(c) => return c,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "daemon never answered: {e}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    }
+    until_async(Duration::from_secs(10), "the daemon answers", async || {
+        tether_proto::client::connect(socket, "e2e").await.map_err(|e| e.to_string())
+    })
+    .await
 }
 
 pub fn local_port(address: &str) -> u16 {
@@ -286,15 +349,12 @@ pub fn http_get(port: u16) -> std::io::Result<String> {
     Ok(text.rsplit("\r\n\r\n").next().unwrap_or_default().trim().to_owned())
 }
 
-/// Deterministic bytes and their SHA-256.
-pub fn payload(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect()
+/// The harness's own check: a daemon task that ignores the cancellation is left running at the
+/// drain deadline, and `shutdown` says so (`run` itself still returns `Ok`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "1 daemon tasks were still running at the drain deadline")]
+async fn shutdown_fails_when_a_daemon_task_outlives_the_drain() {
+    let w = World::start("stuck", Options::default()).await;
+    w.daemon.tracker.spawn(std::future::pending::<()>());
+    w.shutdown().await;
 }

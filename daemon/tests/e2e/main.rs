@@ -4,8 +4,11 @@
 mod harness;
 
 mod backpressure;
+mod bad_input;
 mod basics;
+mod crash_loop;
 mod faults;
+mod kubeconfigs;
 mod resilience;
 mod restart;
 mod session_faults;

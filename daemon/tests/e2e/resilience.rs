@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tether_daemon::forward::wake::{Clocks, Readings, SystemClocks};
+use tether_proto::client::Client;
 use tether_proto::pb;
 use tether_testkit::Fault;
+use tether_testsupport::until_async;
 
 use crate::harness::{
     Options, World, connect, echo_roundtrip, local_port, payload, spec_for, start_cluster, temp_dir,
@@ -29,6 +31,13 @@ fn real_liveness() -> Options {
 fn signal(child: &std::process::Child, sig: Signal) {
     let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     kill(pid, sig).expect("signal");
+}
+
+/// The counters of the forward `echo`, as they are now.
+async fn echo_stats(client: &mut Client) -> pb::ForwardStats {
+    let req = pb::GetForwardRequest { name: "echo".into() };
+    let forward = client.forwards.get_forward(req).await.expect("get").into_inner().forward;
+    forward.and_then(|f| f.stats).expect("stats")
 }
 
 /// One echo round trip on a new connection: how long it took, or why it failed.
@@ -58,6 +67,7 @@ async fn a_daemon_frozen_for_20_s_while_its_tunnel_was_blackholed_serves_at_once
     assert_eq!(status.phase(), pb::Phase::Ready, "{status:?}");
     let port = local_port(&status.local_addresses[0]);
     tokio::task::spawn_blocking(move || timed_echo(port, 1)).await.expect("task").expect("echo");
+    let sent = echo_stats(&mut client).await.bytes_out;
     // A transfer in flight when the daemon stops: its echo lands in the kernel's buffer during
     // the freeze, and is read at the thaw. Those stale bytes must not count as life.
     let in_flight = std::thread::spawn(move || {
@@ -72,7 +82,11 @@ async fn a_daemon_frozen_for_20_s_while_its_tunnel_was_blackholed_serves_at_once
         let _sent = tcp.write_all(&payload(7, 8 << 20));
         let _ended = echoed.join();
     });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    until_async(Duration::from_secs(10), "the daemon relays the transfer", async || {
+        let stats = echo_stats(&mut client).await;
+        if stats.connections_active >= 1 && stats.bytes_out > sent { Ok(()) } else { Err(stats) }
+    })
+    .await;
 
     signal(&daemon, Signal::SIGSTOP);
     cluster.inject(Fault::Blackhole).await.expect("blackhole");
@@ -89,7 +103,6 @@ async fn a_daemon_frozen_for_20_s_while_its_tunnel_was_blackholed_serves_at_once
     let _reaped = daemon.wait();
     let _ended = tokio::task::spawn_blocking(move || in_flight.join()).await;
     cluster.shutdown(Duration::from_secs(5)).await;
-    let _removed = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,9 +2,10 @@
 //! on the same local port; SIGTERM drains and exits cleanly.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tether_proto::pb;
+use tether_testsupport::wait_child;
 
 use crate::harness::{
     Options, connect, echo_roundtrip, local_port, payload, spec_for, start_cluster, temp_dir,
@@ -22,20 +23,6 @@ pub fn tetherd(dir: &std::path::Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("tetherd starts")
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            return Some(s);
-        }
-        if Instant::now() > deadline {
-            let _killed = child.kill();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +53,7 @@ async fn sigkill_and_restart_restore_forwards_on_the_same_ports() {
     let mut client = connect(&socket).await;
     let listed = client
         .forwards
-        .list_forwards(pb::ListForwardsRequest {})
+        .list_forwards(pb::ListForwardsRequest::default())
         .await
         .expect("list")
         .into_inner()
@@ -95,12 +82,11 @@ async fn sigkill_and_restart_restore_forwards_on_the_same_ports() {
     )
     .expect("SIGTERM");
     let status =
-        tokio::task::spawn_blocking(move || wait_exit(&mut daemon, Duration::from_secs(15)))
+        tokio::task::spawn_blocking(move || wait_child(&mut daemon, Duration::from_secs(15)))
             .await
             .expect("task");
     assert_eq!(status.map(|s| s.success()), Some(true), "clean exit after SIGTERM");
     assert!(!socket.exists(), "the socket is removed");
-    let _removed = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +102,7 @@ async fn one_daemon_at_a_time_and_private_files() {
     assert_eq!(mode(&dir.join("run")), 0o700, "folder 0700");
     let mut second = tetherd(&dir);
     let status =
-        tokio::task::spawn_blocking(move || wait_exit(&mut second, Duration::from_secs(10)))
+        tokio::task::spawn_blocking(move || wait_child(&mut second, Duration::from_secs(10)))
             .await
             .expect("task");
     assert_eq!(status.map(|s| s.success()), Some(false), "a second daemon refuses to start");
@@ -128,5 +114,4 @@ async fn one_daemon_at_a_time_and_private_files() {
     let _client = connect(&socket).await;
     third.kill().expect("kill");
     let _reaped = third.wait();
-    let _removed = std::fs::remove_dir_all(&dir);
 }

@@ -2,15 +2,53 @@
 //! become `Lost` with their output kept (or run again with on-drop), and a daemon SIGKILL and
 //! restart keeps both kinds as promised.
 
+use std::path::Path;
+use std::process::Child;
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tether_daemon::session::Record as SessionRecord;
+use tether_daemon::store::{SledStore, Store as _};
 use tether_proto::pb;
 use tether_testkit::Fault;
+use tether_testsupport::{TempDir, until_async};
 
 use crate::harness::{Options, World, connect, start_cluster, temp_dir};
 use crate::session_harness::{Attached, create, get, process, wait_session};
 
 const SECS_30: Duration = Duration::from_secs(30);
+
+/// The sessions a SIGKILL of `daemon` right now would leave in its store under `dir`: the store
+/// is copied while the daemon is stopped (SIGSTOP), then the copy is opened as a restarted
+/// daemon would open it. A copy that does not open holds nothing.
+async fn left_by_a_kill(daemon: &Child, dir: &Path) -> Vec<SessionRecord> {
+    let pid = Pid::from_raw(i32::try_from(daemon.id()).expect("pid"));
+    let copy = TempDir::new("e2e-store");
+    kill(pid, Signal::SIGSTOP).expect("SIGSTOP");
+    let copied = copy_tree(&dir.join("state/store"), &copy.join("store"));
+    kill(pid, Signal::SIGCONT).expect("SIGCONT");
+    copied.expect("copy the store");
+    let open = tokio::task::spawn_blocking(move || {
+        let (store, report) = SledStore::open(&copy.join("store")).ok()?;
+        report.moved_aside.is_none().then(|| store.sessions().ok()).flatten()
+    });
+    open.await.ok().flatten().unwrap_or_default()
+}
+
+/// Copies the folder `from` to `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
 
 fn attach_spec(cluster: &tether_testkit::TestCluster) -> pb::ProcessSpec {
     let mut spec = process(cluster, "pod/toolbox", &[]);
@@ -95,8 +133,15 @@ async fn after_a_daemon_sigkill_exec_sessions_are_lost_with_output_and_attach_se
     a.type_line("echo $((7*7))").await;
     a.read_until("49", SECS_30).await;
     wait_session(&mut client, &ex.id, SECS_30, |s| s.output_bytes == 7).await;
-    // Output is saved every second while it changes.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Output is saved every second while it changes: wait until a kill would leave both.
+    let shown = get(&mut client, &at.id).await.output_bytes;
+    until_async(SECS_30, "the store holds both sessions' output", async || {
+        let stored = left_by_a_kill(&daemon, &dir).await;
+        let bytes = |id: &str| stored.iter().find(|r| r.id == id).map(|r| r.output_bytes);
+        let (exec, attach) = (bytes(&ex.id), bytes(&at.id));
+        if exec == Some(7) && attach >= Some(shown) { Ok(()) } else { Err((exec, attach)) }
+    })
+    .await;
     daemon.kill().expect("SIGKILL");
     let _reaped = daemon.wait();
     let mut daemon = crate::restart::tetherd(&dir);
@@ -114,5 +159,4 @@ async fn after_a_daemon_sigkill_exec_sessions_are_lost_with_output_and_attach_se
     daemon.kill().expect("SIGKILL");
     let _reaped = daemon.wait();
     drop(cluster);
-    let _removed = std::fs::remove_dir_all(&dir);
 }

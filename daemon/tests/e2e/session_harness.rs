@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tether_proto::client::Client;
 use tether_proto::pb::{self, attach_request, attach_response, exec_request, exec_response};
+use tether_testsupport::until_async;
 use tokio::sync::mpsc;
 
 /// A request stream fed by a bounded channel.
@@ -152,18 +153,12 @@ pub async fn wait_session(
     timeout: Duration,
     want: impl Fn(&pb::Session) -> bool,
 ) -> pb::Session {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
+    let what = format!("session {id} reaches the wanted state");
+    until_async(timeout, &what, async || {
         let s = get(client, id).await;
-        if want(&s) {
-            return s;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "session {id} never reached the wanted state: {s:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        if want(&s) { Ok(s) } else { Err(s) }
+    })
+    .await
 }
 
 /// One client attached to a session.

@@ -1,8 +1,14 @@
-//! `kubectl cp` both ways with a file of several MiB, checksummed.
+//! `kubectl cp` both ways with a file of several MiB, checksummed, over WebSocket v5 and SPDY,
+//! asserting the protocol the cluster saw negotiated.
 
-use crate::harness::{Env, Kubectl, modern, random_file, sha256_file};
+use crate::harness::{Env, Kubectl, random_file, sha256_file};
 
 fn cp_case(kubectl: &Kubectl, env: &Env, tag: &str) {
+    // Four streams: `test -d` and `tar x` for the upload, the checksum, `tar c` to download.
+    env.expect_upgrades(kubectl.remote_command_protocol(env), 4, || cp_steps(kubectl, env, tag));
+}
+
+fn cp_steps(kubectl: &Kubectl, env: &Env, tag: &str) {
     let dir = env.cluster.cluster().state_dir().join(format!("cp-{tag}"));
     std::fs::create_dir_all(&dir).expect("dir");
     let (local, sum) = random_file(&dir, "payload.bin", 6 * 1024 * 1024 + 123);
@@ -21,7 +27,7 @@ fn cp_case(kubectl: &Kubectl, env: &Env, tag: &str) {
 #[test]
 fn cp_both_ways_over_websocket_and_spdy() {
     let Some(kubectl) = Kubectl::on_path() else { return };
-    let env = modern();
+    let env = Env::start(|_| {});
     cp_case(&kubectl, &env, "ws");
     cp_case(&kubectl.with_env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"), &env, "spdy");
 }

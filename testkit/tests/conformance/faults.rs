@@ -7,8 +7,9 @@ use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
 use tether_testkit::{AuthMode, Fault};
+use tether_testsupport::{until, wait_output};
 
-use crate::harness::{Env, Kubectl, PortForward, concurrent_gets, http_get, wait_output};
+use crate::harness::{Env, Kubectl, PortForward, concurrent_gets, http_get};
 
 fn lost_connection(fault: Fault) {
     let Some(kubectl) = Kubectl::on_path() else { return };
@@ -83,12 +84,20 @@ fn rejected_upgrades_fail_both_protocols_until_cleared() {
     let Some(kubectl) = Kubectl::on_path() else { return };
     let env = Env::start(|_| {});
     env.inject(Fault::RejectUpgrades { status: 403 });
+    let asked = env.cluster.cluster().upgrade_requests();
     let out = kubectl.run(&env, &["exec", "toolbox", "--", "true"], None);
     assert_eq!(out.code(), 1);
+    // The API server's RBAC answer, as a real one words it.
     assert!(
-        out.stderr.contains("Forbidden") && out.stderr.contains("upgrade rejected"),
+        out.stderr.contains("Forbidden")
+            && out.stderr.contains("cannot create resource \"pods/exec\""),
         "{}",
         out.stderr
+    );
+    assert_eq!(
+        env.cluster.cluster().upgrade_requests() - asked,
+        2,
+        "kubectl asked over WebSocket, then over SPDY"
     );
     env.inject(Fault::RejectUpgrades { status: 0 });
     let out = kubectl.run(&env, &["exec", "toolbox", "--", "echo", "ok"], None);
@@ -162,11 +171,10 @@ fn pod_faults_delete_recreate_and_readiness() {
         .expect("fault command runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "affected=2");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !env.cluster.cluster().pods("default", "app=web").is_empty() {
-        assert!(Instant::now() < deadline, "pods were not deleted");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    until(Duration::from_secs(20), "the web pods are deleted", || {
+        let left = env.cluster.cluster().pods("default", "app=web");
+        if left.is_empty() { Ok(()) } else { Err(left.len()) }
+    });
     env.inject(Fault::RecreateDelay { millis: 100 });
     assert_eq!(env.wait_web(2).len(), 2, "the controller brings them back");
 }

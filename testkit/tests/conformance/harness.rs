@@ -1,17 +1,28 @@
-//! The test harness: shared emulated clusters, a kubectl runner with deadlines, port-forward
-//! helpers and a pty driver.
+//! The test harness: emulated clusters (shared, or private where a test counts what the cluster
+//! saw), a kubectl runner with deadlines, the protocols each kubectl must negotiate, and
+//! port-forward helpers. The pty, waits and prerequisites come from `tether-testsupport`.
 
+use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tether_testkit::{Config, Fault, TestCluster};
+use tether_testsupport::{Output, beside, require, until, wait_child, wait_output, which};
 
 /// Deadline for one kubectl command.
 pub const KUBECTL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Upgrades as the testkit counts them (`Cluster::upgrades_by_protocol`): exec, attach and cp
+/// over WebSocket v5, and over SPDY (the kubelet's newest SPDY version, v4).
+pub const WS_V5: &str = "websocket:v5.channel.k8s.io";
+pub const SPDY_EXEC: &str = "spdy:v4.channel.k8s.io";
+/// Port-forward over the SPDY tunnel in a WebSocket, and over raw SPDY.
+pub const WS_TUNNEL: &str = "websocket:SPDY/3.1+portforward.k8s.io";
+pub const SPDY_PF: &str = "spdy:portforward.k8s.io";
 
 /// A running emulated cluster and what kubectl needs to reach it.
 pub struct Env {
@@ -19,10 +30,12 @@ pub struct Env {
     pub kubeconfig: PathBuf,
     pub cache: PathBuf,
     pub runtime: tokio::runtime::Runtime,
+    /// Used by several tests at once ([`modern`], [`old`]): its counts are not one test's.
+    shared: bool,
 }
 
 impl Env {
-    /// Starts a cluster with `config`, on its own runtime.
+    /// Starts a private cluster with `config`, on its own runtime.
     pub fn start(configure: impl FnOnce(&mut Config)) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -36,7 +49,33 @@ impl Env {
         assert!(ready.is_some(), "web pods did not become ready");
         let kubeconfig = cluster.kubeconfig().to_owned();
         let cache = cluster.cluster().state_dir().join("kube-cache");
-        Self { cluster, kubeconfig, cache, runtime }
+        Self { cluster, kubeconfig, cache, runtime, shared: false }
+    }
+
+    /// Whether this is an old (1.29-like) cluster: no v5 translator, no port-forward tunnel.
+    pub fn is_old(&self) -> bool {
+        self.cluster.cluster().config().old_cluster
+    }
+
+    /// Runs `case`, then asserts that the cluster answered `count` upgrades meanwhile, every
+    /// one with `protocol`. kubectl falls back to SPDY without a word when WebSocket fails, so
+    /// without this a broken WebSocket path passes. Private clusters only: a shared one counts
+    /// the upgrades of the tests running beside.
+    #[track_caller]
+    pub fn expect_upgrades<T>(&self, protocol: &str, count: u64, case: impl FnOnce() -> T) -> T {
+        assert!(!self.shared, "counting upgrades needs a private cluster (Env::start)");
+        let before = self.cluster.cluster().upgrades_by_protocol();
+        let done = case();
+        let mut upgrades = self.cluster.cluster().upgrades_by_protocol();
+        for (name, count) in &before {
+            if let Some(now) = upgrades.get_mut(name) {
+                *now -= count;
+            }
+        }
+        upgrades.retain(|_, count| *count > 0);
+        let expected = BTreeMap::from([(protocol.to_owned(), count)]);
+        assert_eq!(upgrades, expected, "the upgrades the cluster answered, by protocol");
+        done
     }
 
     /// Applies a fault.
@@ -64,7 +103,7 @@ fn shared(slot: &'static Mutex<Weak<Env>>, configure: fn(&mut Config)) -> Arc<En
     if let Some(env) = slot.upgrade() {
         return env;
     }
-    let env = Arc::new(Env::start(configure));
+    let env = Arc::new(Env { shared: true, ..Env::start(configure) });
     *slot = Arc::downgrade(&env);
     env
 }
@@ -81,70 +120,55 @@ pub fn old() -> Arc<Env> {
     shared(&SLOT, |c| c.old_cluster = true)
 }
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Skips a test with a loud message, or fails it under `CI=true`.
-pub fn skip(what: &str) {
-    assert!(!under_ci(), "{what} is required under CI=true");
-    eprintln!("\n*** SKIPPED: {what} is not available; this case did not run ***\n");
-}
-
-/// Finds `name` on PATH.
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
-}
-
 /// A kubectl binary.
 #[derive(Clone, Debug)]
 pub struct Kubectl {
     pub bin: PathBuf,
+    /// Its minor version, which decides the protocols it offers.
+    minor: u32,
     env: Vec<(String, String)>,
 }
 
-/// What a finished command produced.
-#[derive(Debug)]
-pub struct Output {
-    pub status: ExitStatus,
-    pub stdout: Vec<u8>,
-    pub stderr: String,
-}
-
-impl Output {
-    pub fn code(&self) -> i32 {
-        self.status.code().unwrap_or(-1)
-    }
-
-    pub fn stdout_str(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-}
-
 impl Kubectl {
-    /// The kubectl on PATH, or `None` (after a loud skip) when missing.
+    /// The kubectl on PATH, v1.32. Missing, the test fails (or skips under TETHER_ALLOW_SKIP=1).
+    #[track_caller]
     pub fn on_path() -> Option<Self> {
-        match which("kubectl") {
-            Some(bin) => Some(Self { bin, env: Vec::new() }),
-            None => {
-                skip("kubectl on PATH");
-                None
-            }
-        }
+        let bin = require(
+            which("kubectl"),
+            "kubectl on PATH",
+            "install kubectl v1.32 on PATH (https://dl.k8s.io/release/v1.32.4/bin/linux/amd64/kubectl)",
+        )?;
+        Some(Self { bin, minor: 32, env: Vec::new() })
     }
 
-    /// The kubectl of another minor version, from the folder the PATH kubectl resolves to.
-    pub fn version(minor: &str) -> Option<Self> {
+    /// `kubectl.1.MINOR` from the folder the PATH kubectl resolves to (as the Google Cloud SDK
+    /// installs them). Missing, the test fails (or skips under TETHER_ALLOW_SKIP=1).
+    #[track_caller]
+    pub fn version(minor: u32) -> Option<Self> {
         let main = Self::on_path()?;
-        let dir = std::fs::canonicalize(&main.bin).ok()?.parent()?.to_owned();
-        let bin = dir.join(format!("kubectl.{minor}"));
-        if bin.is_file() {
-            Some(Self { bin, env: Vec::new() })
-        } else {
-            skip(&format!("kubectl.{minor} beside kubectl"));
-            None
-        }
+        let name = format!("kubectl.1.{minor}");
+        let real = std::fs::canonicalize(&main.bin).unwrap_or_else(|_| main.bin.clone());
+        let dir = real.parent().unwrap_or(&real).display().to_string();
+        let how = format!(
+            "put kubectl v1.{minor} in {dir} (where the kubectl on PATH leads) as {name}, from \
+             https://dl.k8s.io/release/v1.{minor}.0/bin/linux/amd64/kubectl"
+        );
+        let bin = require(beside(&main.bin, &name), &format!("{name} beside kubectl"), &how)?;
+        Some(Self { bin, minor, env: Vec::new() })
+    }
+
+    /// The protocol it streams exec, attach and cp over against `env`: WebSocket v5 from 1.30
+    /// on, unless turned off or the cluster has no v5 translator; SPDY otherwise.
+    pub fn remote_command_protocol(&self, env: &Env) -> &'static str {
+        let off = self.env_value("KUBECTL_REMOTE_COMMAND_WEBSOCKETS") == Some("false");
+        if self.minor < 30 || off || env.is_old() { SPDY_EXEC } else { WS_V5 }
+    }
+
+    /// The protocol it port-forwards over against `env`: the SPDY tunnel in a WebSocket from
+    /// 1.31 on, unless turned off or the cluster has no tunnel; raw SPDY otherwise.
+    pub fn port_forward_protocol(&self, env: &Env) -> &'static str {
+        let off = self.env_value("KUBECTL_PORT_FORWARD_WEBSOCKETS") == Some("false");
+        if self.minor < 31 || off || env.is_old() { SPDY_PF } else { WS_TUNNEL }
     }
 
     /// The same kubectl with an environment variable set.
@@ -189,43 +213,6 @@ impl Kubectl {
     }
 }
 
-/// Collects a child's output, killing it at the deadline.
-pub fn wait_output(mut child: Child, timeout: Duration, what: &str) -> Output {
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _read = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _read = err.read_to_end(&mut buf);
-        buf
-    });
-    let status = wait_deadline(&mut child, timeout)
-        .unwrap_or_else(|| panic!("{what} did not finish within {timeout:?}"));
-    let stdout = out_thread.join().expect("stdout reader");
-    let stderr = String::from_utf8_lossy(&err_thread.join().expect("stderr reader")).into_owned();
-    Output { status, stdout, stderr }
-}
-
-/// Waits for a child up to `timeout`; kills it and returns `None` on timeout.
-pub fn wait_deadline(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _killed = child.kill();
-            let _reaped = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A running `kubectl port-forward`.
 pub struct PortForward {
     pub child: Child,
@@ -262,26 +249,19 @@ impl PortForward {
                 }
             });
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let local_port = loop {
+        let what = format!("kubectl {target} prints its \"Forwarding from\" line");
+        let local_port = until(Duration::from_secs(30), &what, || {
             let text = log.lock().expect("log").clone();
-            if let Some(port) = text
+            let port = text
                 .lines()
                 .find_map(|l| l.strip_prefix("Forwarding from 127.0.0.1:"))
                 .and_then(|rest| rest.split(' ').next())
-                .and_then(|p| p.parse().ok())
-            {
-                break port;
+                .and_then(|p| p.parse().ok());
+            if let (None, Ok(Some(status))) = (port, child.try_wait()) {
+                panic!("kubectl {target} exited with {status}: {text}");
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("kubectl port-forward {target} exited with {status}: {text}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kubectl port-forward {target} never became ready: {text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+            port.ok_or(text)
+        });
         Self { child, local_port, log }
     }
 
@@ -291,7 +271,7 @@ impl PortForward {
 
     /// Waits for kubectl to exit on its own.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        wait_deadline(&mut self.child, timeout)
+        wait_child(&mut self.child, timeout)
     }
 }
 
@@ -332,86 +312,10 @@ pub fn concurrent_gets(port: u16, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// A process on a pty, with its output collected by a thread.
-pub struct PtyProcess {
-    pub child: Child,
-    pub pty: Arc<pty_process::blocking::Pty>,
-    pub output: Arc<Mutex<Vec<u8>>>,
-}
-
-impl PtyProcess {
-    pub fn spawn(command: Command, rows: u16, cols: u16) -> Self {
-        let (pty, pts) = pty_process::blocking::open().expect("pty");
-        pty.resize(pty_process::Size::new(rows, cols)).expect("resize");
-        let program = command.get_program().to_owned();
-        let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
-        let envs: Vec<_> =
-            command.get_envs().map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned))).collect();
-        let mut cmd = pty_process::blocking::Command::new(program).args(args);
-        for (k, v) in envs {
-            cmd = match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        let child = cmd.spawn(pts).expect("spawn on pty");
-        let pty = Arc::new(pty);
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (p, o) = (pty.clone(), output.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = (&*p).read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                o.lock().expect("output").extend_from_slice(&buf[..n]);
-            }
-        });
-        Self { child, pty, output }
-    }
-
-    /// Waits for the process to exit, up to `timeout`.
-    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        wait_deadline(&mut self.child, timeout)
-    }
-
-    pub fn write(&self, bytes: &[u8]) {
-        (&*self.pty).write_all(bytes).expect("write to pty");
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().expect("output")).into_owned()
-    }
-
-    /// Waits until the output contains `needle` (after `from` bytes), up to 20 s.
-    pub fn expect(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.text().contains(needle) {
-            assert!(Instant::now() < deadline, "never saw {needle:?} in {:?}", self.text());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for PtyProcess {
-    fn drop(&mut self) {
-        let _killed = self.child.kill();
-        let _reaped = self.child.wait();
-    }
-}
-
 /// A file of `len` deterministic pseudo-random bytes and its SHA-256 hex.
 pub fn random_file(dir: &Path, name: &str, len: usize) -> (PathBuf, String) {
     use sha2::Digest as _;
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ len as u64;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
+    let data = tether_testsupport::payload(len as u64, len);
     let path = dir.join(name);
     std::fs::write(&path, &data).expect("write file");
     (path, hex::encode(sha2::Sha256::digest(&data)))

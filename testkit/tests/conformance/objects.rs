@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use tether_testsupport::until;
+
 use crate::harness::{Env, Kubectl, PortForward, modern};
 
 #[test]
@@ -174,10 +176,15 @@ fn watch_resumes_from_a_resource_version_and_sees_deletion() {
         "/api/v1/namespaces/default/pods?watch=1&labelSelector=app%3Dweb&resourceVersion={rv}&timeoutSeconds=4"
     );
     let watch = env.runtime.spawn({
-        let client = client.clone();
+        let (client, path) = (client.clone(), path.clone());
         async move { client.request(http::Method::GET, &path, None).await }
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The deletion comes once the server has the watch (from the resource version on, it would
+    // also be replayed: either way the watch must see it).
+    until(Duration::from_secs(20), "the server receives the watch", || {
+        let requests = env.cluster.cluster().requests();
+        if requests.iter().any(|r| r.target == path) { Ok(()) } else { Err(requests.len()) }
+    });
     env.inject(tether_testkit::Fault::DeletePod {
         namespace: "default".into(),
         name: victim.clone(),

@@ -3,9 +3,9 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::wait_deadline;
+use tether_testsupport::{TempDir, until, wait_child};
 
 /// Processes whose parent is `pid`, from /proc.
 fn children(pid: u32) -> Vec<u32> {
@@ -31,8 +31,7 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn serve_prints_ready_and_stops_its_processes_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("testkit-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = TempDir::new("testkit-serve");
     let kubeconfig = dir.join("kubeconfig");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tether-testkit"))
         .args(["serve", "--kubeconfig-out"])
@@ -49,24 +48,18 @@ fn serve_prints_ready_and_stops_its_processes_on_sigterm() {
     assert!(kubeconfig.is_file());
 
     // Three pods: two web workloads and the toolbox shell.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let pods = loop {
+    let pods = until(Duration::from_secs(20), "the three pods run", || {
         let pods = children(child.id());
-        if pods.len() >= 3 {
-            break pods;
-        }
-        assert!(Instant::now() < deadline, "pods never started: {pods:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        if pods.len() >= 3 { Ok(pods) } else { Err(pods) }
+    });
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
         nix::sys::signal::Signal::SIGTERM,
     )
     .expect("signal");
     let status =
-        wait_deadline(&mut child, Duration::from_secs(15)).expect("serve exits after SIGTERM");
+        wait_child(&mut child, Duration::from_secs(15)).expect("serve exits after SIGTERM");
     assert!(status.success(), "{status}");
     let left: Vec<u32> = pods.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "pod processes outlived the server: {left:?}");
-    let _cleanup = std::fs::remove_dir_all(dir);
 }

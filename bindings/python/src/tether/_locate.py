@@ -1,8 +1,9 @@
 """Where tetherd is, by the same rules as the Rust client (`proto/src/paths.rs`), and whether
 its socket can be trusted. Environment variable names live here and nowhere else.
 
-- Socket: TETHER_SOCKET, else $XDG_RUNTIME_DIR/tether/tetherd.sock, else
-  <temp dir>/tether-<uid>/tetherd.sock.
+- Socket: TETHER_SOCKET, else $XDG_RUNTIME_DIR/tether/tetherd.sock, else (macOS, or a Linux
+  session without it) $XDG_STATE_HOME/tether/run/tetherd.sock (~/.local/state/tether/run), else
+  (no home) <temp dir>/tether-<uid>/tetherd.sock.
 - Daemon binary: TETHER_DAEMON_BIN, else `tetherd` on PATH.
 - Kubeconfig: the caller's KUBECONFIG, every path made absolute (the daemon runs elsewhere).
 """
@@ -19,6 +20,7 @@ from .errors import UntrustedSocket
 ENV_SOCKET = "TETHER_SOCKET"
 ENV_DAEMON_BIN = "TETHER_DAEMON_BIN"
 ENV_RUNTIME_DIR = "XDG_RUNTIME_DIR"
+ENV_STATE_HOME = "XDG_STATE_HOME"
 ENV_KUBECONFIG = "KUBECONFIG"
 
 SOCKET_NAME = "tetherd.sock"
@@ -30,6 +32,12 @@ def runtime_dir(env: Mapping[str, str] = os.environ) -> str:
     xdg = env.get(ENV_RUNTIME_DIR, "")
     if xdg:
         return os.path.join(xdg, "tether")
+    state = env.get(ENV_STATE_HOME, "")
+    if os.path.isabs(state):
+        return os.path.join(state, "tether", "run")
+    home = env.get("HOME", "") or os.path.expanduser("~")
+    if os.path.isabs(home):
+        return os.path.join(home, ".local", "state", "tether", "run")
     return os.path.join(tempfile.gettempdir(), f"tether-{os.getuid()}")
 
 

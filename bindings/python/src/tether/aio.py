@@ -145,9 +145,15 @@ class AsyncClient:
         return _calls.check_ready(forward, call.wait) if wait else forward
 
     async def forwards(self) -> list[Forward]:
-        request = schema.LIST_FORWARDS.request()
-        answer = await self._unary(schema.LIST_FORWARDS, request, "list forwards")
-        return [convert.forward(f) for f in answer.forwards]
+        found: list[Forward] = []
+        token = ""
+        while True:
+            request = schema.LIST_FORWARDS.request(page_token=token)
+            answer = await self._unary(schema.LIST_FORWARDS, request, "list forwards")
+            found.extend(convert.forward(f) for f in answer.forwards)
+            token = answer.next_page_token
+            if not token:
+                return found
 
     async def get(self, name: str) -> Forward:
         request = schema.GET_FORWARD.request(name=name)

@@ -154,10 +154,16 @@ class Client:
         return _calls.check_ready(forward, call.wait) if wait else forward
 
     def forwards(self) -> list[Forward]:
-        """Every forward the daemon holds."""
-        request = schema.LIST_FORWARDS.request()
-        answer = self._unary(schema.LIST_FORWARDS, request, "list forwards")
-        return [convert.forward(f) for f in answer.forwards]
+        """Every forward the daemon holds, by name (following the pages of ListForwards)."""
+        found: list[Forward] = []
+        token = ""
+        while True:
+            request = schema.LIST_FORWARDS.request(page_token=token)
+            answer = self._unary(schema.LIST_FORWARDS, request, "list forwards")
+            found.extend(convert.forward(f) for f in answer.forwards)
+            token = answer.next_page_token
+            if not token:
+                return found
 
     def get(self, name: str) -> Forward:
         """One forward; NotFound if there is none of that name."""

@@ -90,9 +90,23 @@ export class TetherClient {
     return res.forward;
   }
 
+  /** Every forward, by name, following the pages of ListForwards. */
   async listForwards(): Promise<Forward[]> {
-    const res = await this.call<{ forwards: Forward[] }>(this.forwards, 'ListForwards', {}, 'list forwards');
-    return res.forwards;
+    const all: Forward[] = [];
+    let pageToken = '';
+    for (;;) {
+      const res = await this.call<{ forwards?: Forward[]; next_page_token?: string }>(
+        this.forwards,
+        'ListForwards',
+        { page_token: pageToken },
+        'list forwards',
+      );
+      all.push(...(res.forwards ?? []));
+      pageToken = res.next_page_token ?? '';
+      if (!pageToken) {
+        return all;
+      }
+    }
   }
 
   async deleteForward(name: string): Promise<void> {

@@ -6,7 +6,10 @@
 //! - A name that climbs out with `..` is skipped with kubectl's warning.
 //! - Symbolic links are skipped with kubectl's warning, so none can point outside; hard links and
 //!   special files are skipped too. A path through a symbolic link that already exists in the
-//!   destination is skipped, so that no write follows a link out.
+//!   destination is skipped, so that no write follows a link out, however the destination is
+//!   spelled (`.`, `./`, `sub/..`, absolute); a path that cannot be related to the destination is
+//!   skipped too (the check fails closed). A destination that is itself a symbolic link to a
+//!   folder is where the user asked the files to go, and is followed.
 //! - Files get default permissions (umask), as with kubectl.
 
 use std::fs;
@@ -22,8 +25,10 @@ use super::spec;
 pub struct Rules {
     /// What every entry name starts with ([`spec::download_prefix`]).
     pub prefix: String,
-    /// The local destination.
+    /// The local destination, as the user wrote it.
     pub dest: String,
+    /// The folder a relative destination is in (the current folder).
+    pub base: PathBuf,
     /// A command that copies symbolic links too, suggested with the first skipped one.
     pub symlink_hint: String,
 }
@@ -96,12 +101,21 @@ fn climbs_out(path: &str) -> bool {
     false
 }
 
-/// The first symbolic link on the way from `dest` down to `path` (`path` included), if any.
-/// `path` must lie inside `dest` (a [`Placement::Inside`]).
+/// The first symbolic link on the way from `dest` down to `path` (`path` included), if any,
+/// with relative paths taken from `base`. `path` must lie inside `dest` (a
+/// [`Placement::Inside`]); should it not relate to `dest`, it is reported as if behind a link,
+/// so that nothing is written where the check could not look.
 #[must_use]
-pub fn symlink_on_the_way(dest: &str, path: &str) -> Option<PathBuf> {
-    let rest = Path::new(path).strip_prefix(spec::clean(dest)).ok()?;
-    let mut at = PathBuf::from(dest);
+pub fn symlink_on_the_way(base: &Path, dest: &str, path: &str) -> Option<PathBuf> {
+    let dest = spec::clean(dest);
+    // `spec::join` drops a leading `./`: under `.` the path is the rest itself.
+    let rest =
+        if dest == "." { Some(Path::new(path)) } else { Path::new(path).strip_prefix(&dest).ok() };
+    let Some(rest) = rest else { return Some(base.join(path)) };
+    if rest.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+        return Some(base.join(path));
+    }
+    let mut at = base.join(&dest);
     for part in rest.components() {
         at.push(part);
         match fs::symlink_metadata(&at) {
@@ -140,7 +154,7 @@ pub fn unpack(
                 continue;
             }
         };
-        if let Some(link) = symlink_on_the_way(&rules.dest, &path) {
+        if let Some(link) = symlink_on_the_way(&rules.base, &rules.dest, &path) {
             let link = link.display();
             warn(format!(
                 "warning: file {path:?} is behind the symbolic link {:?}, skipping",
@@ -175,22 +189,24 @@ pub fn unpack(
             stats.skipped += 1;
             continue;
         }
-        write(&path, kind == EntryType::Directory, &mut entry)?;
+        write(&rules.base, &path, kind == EntryType::Directory, &mut entry)?;
         stats.files += u64::from(kind != EntryType::Directory);
     }
     Ok(stats)
 }
 
-/// Creates the folder `path`, or the file `path` with `data`, and the folders above it.
-fn write(path: &str, is_dir: bool, data: &mut impl Read) -> Result<(), UnpackError> {
+/// Creates the folder `path`, or the file `path` with `data`, and the folders above it; a
+/// relative `path` is taken from `base`.
+fn write(base: &Path, path: &str, is_dir: bool, data: &mut impl Read) -> Result<(), UnpackError> {
     let failed = |source| UnpackError::Write { path: path.to_owned(), source };
+    let on_disk = base.join(path);
     if is_dir {
-        return fs::create_dir_all(path).map_err(failed);
+        return fs::create_dir_all(&on_disk).map_err(failed);
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = on_disk.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(failed)?;
     }
-    let mut file = fs::File::create(path).map_err(failed)?;
+    let mut file = fs::File::create(&on_disk).map_err(failed)?;
     io::copy(data, &mut file).map_err(failed)?;
     Ok(())
 }

@@ -80,9 +80,9 @@ impl Reflector {
                     failures += 1;
                     tracing::debug!(error = %e, failures, "pod watch failed");
                     if matches!(e, ClusterError::Unauthorized(_))
-                        && let Ok((client, _)) = load(&self.source).await
+                        && let Ok(loaded) = load(&self.source).await
                     {
-                        self.client = client;
+                        self.client = loaded.client;
                     }
                     let _closed = self.tx.send(Err(e));
                     let delay = Duration::from_millis(250u64 << failures.min(5));

@@ -8,7 +8,12 @@ use super::*;
 use crate::cmd::cp::tests::TempDir;
 
 fn rules(prefix: &str, dest: &str) -> Rules {
-    Rules { prefix: prefix.into(), dest: dest.into(), symlink_hint: "HINT".into() }
+    Rules {
+        prefix: prefix.into(),
+        dest: dest.into(),
+        base: std::env::temp_dir(),
+        symlink_hint: "HINT".into(),
+    }
 }
 
 /// A tar with entries named exactly as given (no checks), as a tampered stream would have.
@@ -134,6 +139,51 @@ fn existing_symlinks_in_the_destination_are_not_written_through() {
     assert_eq!(result.expect("unpacks").skipped, 2);
     assert!(warnings.iter().all(|w| w.contains("is behind the symbolic link")), "{warnings:?}");
     assert_eq!(fs::read_dir(&outside).expect("outside").count(), 0);
+}
+
+/// `cd dst && tether cp toolbox:data .` wrote through `dst/link` before: the guard compared
+/// paths as strings and `.` never matched. Every spelling of the destination, from the folder
+/// it is relative to, must skip the entries behind the link.
+#[test]
+fn links_are_not_written_through_however_the_destination_is_spelled() {
+    let dir = TempDir::new("spellings");
+    let outside = dir.path().join("outside");
+    fs::create_dir_all(&outside).expect("outside");
+    let dst = dir.path().join("dst");
+    fs::create_dir_all(dst.join("sub")).expect("dst");
+    symlink(&outside, dst.join("link")).expect("link");
+    symlink(&dst, dir.path().join("dst-link")).expect("a symlinked destination folder");
+    let absolute = dst.display().to_string();
+    let cases: [(&Path, &str); 6] = [
+        (&dst, "."),
+        (&dst, "./"),
+        (&dst, "sub/.."),
+        (&dst, "sub/../."),
+        (dir.path(), &absolute),
+        (dir.path(), "dst-link"),
+    ];
+    for (base, dest) in cases {
+        let mut r = rules("data", dest);
+        r.base = base.to_owned();
+        let stream = tar(&[
+            ("data/link/evil.txt", EntryType::Regular, b"evil", ""),
+            ("data/ok.txt", EntryType::Regular, b"ok", ""),
+        ]);
+        let (result, warnings) = run(&stream, &r);
+        let stats = result.expect("unpacks");
+        assert_eq!(stats.skipped, 1, "{dest}: {warnings:?}");
+        assert!(warnings[0].contains("is behind the symbolic link"), "{dest}: {warnings:?}");
+        assert_eq!(fs::read_dir(&outside).expect("outside").count(), 0, "{dest}: wrote outside");
+        assert_eq!(fs::read(dst.join("ok.txt")).expect("written inside"), b"ok", "{dest}");
+        fs::remove_file(dst.join("ok.txt")).expect("reset");
+    }
+}
+
+#[test]
+fn a_path_the_guard_cannot_relate_to_the_destination_is_skipped() {
+    let base = std::env::temp_dir();
+    assert!(symlink_on_the_way(&base, "out", "elsewhere/x").is_some(), "fails closed");
+    assert!(symlink_on_the_way(&base, "out", "out/../x").is_some(), "fails closed");
 }
 
 #[test]
