@@ -24,6 +24,8 @@ pub const PLUGIN_BIN: &str = "kubectl-tether";
 pub const PLUGIN_NAME: &str = "kubectl tether";
 /// The kubeconfig list kubectl reads when `--kubeconfig` is not given.
 pub const ENV_KUBECONFIG: &str = "KUBECONFIG";
+/// The `tether-testkit` binary `tether demo` runs, when not the one beside `tether`.
+pub const ENV_TESTKIT_EXE: &str = "TETHER_TESTKIT_EXE";
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -47,6 +49,7 @@ Environment:
   TETHER_SOCKET      the daemon's socket, as --socket
   TETHER_STATE_DIR   the daemon's state folder (store, logs)
   TETHER_DAEMON_BIN  the tetherd binary to start when none runs
+  TETHER_TESTKIT_EXE the tether-testkit binary `tether demo` runs
   KUBECONFIG         passed to the daemon when --kubeconfig is not given
   NO_COLOR           turns colors off";
 
@@ -109,14 +112,13 @@ pub enum Command {
     Daemon(DaemonCommand),
     /// Print a shell completion script.
     Completion(CompletionArgs),
-    /// Run a demo: an emulated cluster, a private daemon, a forward to svc/web, a pod kill and a
-    /// blackholed tunnel, with the recovery times.
+    /// Run a demo: an emulated cluster (tether-testkit), a private daemon, a forward to
+    /// svc/web, a pod kill and a blackholed tunnel; ends with the recovery times.
+    ///
+    /// Needs the tether-testkit binary beside tether (release archives ship it), or
+    /// TETHER_TESTKIT_EXE.
     Demo(DemoArgs),
 }
-
-/// The hidden subcommand that runs the embedded `tether-testkit` command line (the demo's pods
-/// run their workloads through it).
-pub const TESTKIT_SUBCOMMAND: &str = "__testkit";
 
 /// `tether demo`.
 #[derive(Debug, Args)]
@@ -130,12 +132,9 @@ pub struct DemoArgs {
     /// When to blackhole the tunnel.
     #[arg(long, default_value = "15s", value_parser = crate::time::parse_duration)]
     pub blackhole_after: Duration,
-    /// The private daemon's ping deadline (how fast a dead tunnel is noticed).
-    #[arg(long, default_value = "15s", value_parser = crate::time::parse_duration)]
-    pub ping_deadline: Duration,
-    /// Stop after this long instead of at Ctrl-C.
-    #[arg(long, value_parser = crate::time::parse_duration)]
-    pub duration: Option<Duration>,
+    /// Keep requesting after the script, until Ctrl-C, instead of ending with the summary.
+    #[arg(short, long)]
+    pub follow: bool,
 }
 
 const FORWARD_EXAMPLES: &str = "\
@@ -231,8 +230,23 @@ pub enum DaemonCommand {
     Start,
     /// Ask tetherd to finish and exit, and wait until it has (up to 10 s).
     Stop,
-    /// Print facts about the running tetherd as `key: value` lines (exit code 3 if none runs).
+    /// Print facts about the running tetherd as `key: value` lines, with how it was started
+    /// and whether it is installed as a service (exit code 3 if none runs).
     Status,
+    /// Run tetherd as a user service: systemd user units (tetherd.socket, tetherd.service) on
+    /// Linux, a launchd agent on macOS. Records this shell's PATH and KUBECONFIG for
+    /// kubeconfig credential plugins; run it again to update them.
+    Install {
+        /// Print the files and commands instead of writing and running them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Stop the user service and remove what `daemon install` wrote.
+    Uninstall {
+        /// Print the commands instead of running them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print tetherd's log file.
     Logs {
         /// Keep printing what is appended until interrupted.

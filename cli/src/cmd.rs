@@ -86,13 +86,10 @@ impl Ctx {
 /// # Errors
 /// Whatever the command failed with; [`crate::error::report`] turns it into words and a code.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    // The demo serves an emulated cluster in this process: it gets worker threads.
-    let runtime = if matches!(cli.command, Command::Demo(_)) {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
-    } else {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
-    }
-    .context("failed to start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
     runtime.block_on(Box::pin(dispatch(cli)))
 }
 

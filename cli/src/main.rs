@@ -5,24 +5,17 @@
 
 use std::process::ExitCode;
 
-mod args;
+use tether_cli::{args, service, time};
+
 mod cmd;
 mod error;
 mod out;
 mod remote;
 mod table;
-mod time;
 mod view;
 
 fn main() -> ExitCode {
-    // The demo's pods run their workloads through the embedded testkit command line.
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if argv.get(1).is_some_and(|a| a == args::TESTKIT_SUBCOMMAND) {
-        let exe = std::env::current_exe().unwrap_or_else(|_| "tether".into());
-        let prefix = vec![args::TESTKIT_SUBCOMMAND.to_owned()];
-        return tether_testkit::cli::run(argv.into_iter().skip(1), exe, prefix);
-    }
-    let cli = match args::parse(argv) {
+    let cli = match args::parse(std::env::args_os()) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };

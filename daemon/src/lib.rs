@@ -8,6 +8,7 @@
 //! [`store::Store`]. Only [`api`] sees protobuf types.
 
 pub mod api;
+pub mod args;
 pub mod cluster;
 mod config;
 pub mod exec;

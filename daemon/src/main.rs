@@ -1,47 +1,13 @@
 //! `tetherd`: the Tether daemon. Parses flags, sets up logging and the socket, and runs
 //! [`tether_daemon::run`] until SIGTERM or SIGINT (a second signal forces the exit).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::Parser as _;
+use tether_daemon::args::Args;
 use tether_daemon::socket::Listener;
 use tether_proto::paths;
-
-/// Keeps Kubernetes port-forwards alive.
-#[derive(Debug, Parser)]
-#[command(name = "tetherd", version, about)]
-struct Args {
-    /// The socket to serve (default: $XDG_RUNTIME_DIR/tether/tetherd.sock).
-    #[arg(long, env = paths::ENV_SOCKET)]
-    socket: Option<PathBuf>,
-    /// The state folder for the store and logs (default: $XDG_STATE_HOME/tether).
-    #[arg(long, env = paths::ENV_STATE_DIR)]
-    state_dir: Option<PathBuf>,
-    /// Log to a rotating file under the state folder instead of stderr (as when the CLI starts
-    /// the daemon), and detach from the terminal's session.
-    #[arg(long)]
-    log_file: bool,
-    /// How often tunnels are pinged, in milliseconds.
-    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
-    ping_interval_ms: u64,
-    /// A tunnel that sends nothing (no PONG, no data) this long is dead, in milliseconds.
-    /// Detection is exact, so a half-open tunnel is found within this time.
-    #[arg(long, default_value_t = 12_000, value_parser = clap::value_parser!(u64).range(200..=600_000))]
-    ping_deadline_ms: u64,
-    /// A connection waiting on a tunnel that has heard nothing this long probes it, in
-    /// milliseconds.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
-    probe_quiet_ms: u64,
-    /// The shortest time a probe waits for its answer, in milliseconds (it waits ten round
-    /// trips when that is longer).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
-    probe_floor_ms: u64,
-    /// How long a new local connection waits for a tunnel during a gap, in milliseconds.
-    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
-    hold_ms: u64,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();

@@ -38,8 +38,15 @@ pub fn daemon_bin(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = std::env::var_os(ENV_DAEMON_BIN).filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let sibling = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("tetherd")));
-    sibling.filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("tetherd"))
+    // Beside this executable, or beside the file it links to (macOS names the link itself, as
+    // for krew's `kubectl-tether` or Homebrew's bin folder).
+    let exe = std::env::current_exe().ok();
+    let real = exe.as_deref().and_then(|e| std::fs::canonicalize(e).ok());
+    let beside = |e: &Path| e.parent().map(|d| d.join("tetherd")).filter(|p| p.is_file());
+    exe.as_deref()
+        .and_then(beside)
+        .or_else(|| real.as_deref().and_then(beside))
+        .unwrap_or_else(|| PathBuf::from("tetherd"))
 }
 
 /// Connects to the daemon, starting it first if nothing answers on the socket.

@@ -1,7 +1,6 @@
 //! The `tether-testkit` command line: `serve`, `fault`, `workload` and `credential`.
 //!
-//! It lives in the library so that other binaries can embed it (the `tether` CLI runs pod
-//! workloads through a hidden subcommand that calls [`run`]).
+//! It lives in the library, beside what it drives; `main` only calls [`run`].
 
 mod client;
 
@@ -184,13 +183,9 @@ pub enum CliError {
     Io(&'static str, #[source] std::io::Error),
 }
 
-/// Parses `args` (program name first) and runs the command; `exe` and `prefix` name the program
-/// that runs workloads and the credential plugin (this binary, possibly under a subcommand).
-pub fn run(
-    args: impl IntoIterator<Item = std::ffi::OsString>,
-    exe: PathBuf,
-    prefix: Vec<String>,
-) -> ExitCode {
+/// Parses `args` (program name first) and runs the command; `exe` is the program that runs
+/// workloads and the credential plugin (this binary).
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>, exe: PathBuf) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -209,7 +204,7 @@ pub fn run(
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli.command, exe, prefix)) {
+    match runtime.block_on(dispatch(cli.command, exe)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let mut message = format!("error: {e}");
@@ -224,9 +219,9 @@ pub fn run(
     }
 }
 
-async fn dispatch(command: Command, exe: PathBuf, prefix: Vec<String>) -> Result<(), CliError> {
+async fn dispatch(command: Command, exe: PathBuf) -> Result<(), CliError> {
     match command {
-        Command::Serve(args) => serve(args, exe, prefix).await,
+        Command::Serve(args) => serve(args, exe).await,
         Command::Fault { kubeconfig, namespace, fault } => {
             let client = ControlClient::from_kubeconfig(&kubeconfig)?;
             let report = client.inject(&fault.into_fault(namespace)).await?;
@@ -245,9 +240,8 @@ async fn dispatch(command: Command, exe: PathBuf, prefix: Vec<String>) -> Result
     }
 }
 
-async fn serve(args: ServeArgs, exe: PathBuf, prefix: Vec<String>) -> Result<(), CliError> {
+async fn serve(args: ServeArgs, exe: PathBuf) -> Result<(), CliError> {
     let mut config = Config::new(exe);
-    config.testkit_exe_prefix = prefix;
     if let Some(path) = &args.fixture {
         config.fixture = Fixture::load(path)?;
     }

@@ -193,7 +193,6 @@ impl TestCluster {
         let kubeconfig =
             config.kubeconfig_out.clone().unwrap_or_else(|| state_dir.join("kubeconfig"));
         let mut exec_command = vec![config.testkit_exe.display().to_string()];
-        exec_command.extend(config.testkit_exe_prefix.iter().cloned());
         exec_command.extend([
             "credential".into(),
             "--token-file".into(),

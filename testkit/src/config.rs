@@ -59,9 +59,6 @@ pub struct Config {
     pub kubeconfig_out: Option<PathBuf>,
     /// The program run for container commands named `tether-testkit` and for the exec plugin.
     pub testkit_exe: PathBuf,
-    /// Arguments put before the testkit subcommand, for binaries that embed the testkit CLI
-    /// under a subcommand of their own (such as `tether testkit`).
-    pub testkit_exe_prefix: Vec<String>,
 }
 
 impl Config {
@@ -89,7 +86,6 @@ impl Config {
             state_dir: None,
             kubeconfig_out: None,
             testkit_exe: testkit_exe.into(),
-            testkit_exe_prefix: Vec::new(),
         }
     }
 

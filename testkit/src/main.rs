@@ -4,5 +4,5 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let exe = std::env::current_exe().unwrap_or_else(|_| "tether-testkit".into());
-    tether_testkit::cli::run(std::env::args_os(), exe, Vec::new())
+    tether_testkit::cli::run(std::env::args_os(), exe)
 }

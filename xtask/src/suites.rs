@@ -16,8 +16,12 @@ pub enum Suite {
     Python,
     /// The VS Code extension: `npm test`.
     Node,
+    /// The release artefacts: archive, sums, manifests, .deb, units, socket activation, man
+    /// pages and completions (a release build; `.ci/run` runs it after the others).
+    Artefacts,
 }
 
+/// The suites `cargo xtask test` runs when none is named.
 const ALL: [Suite; 3] = [Suite::Rust, Suite::Python, Suite::Node];
 
 /// The workspace root.
@@ -29,14 +33,18 @@ pub fn root() -> anyhow::Result<PathBuf> {
 /// Runs `only`, or every suite; stops at the first that fails.
 pub fn run(root: &Path, only: &[Suite]) -> anyhow::Result<()> {
     let suites = if only.is_empty() { &ALL[..] } else { only };
-    // Every suite runs the binaries: build them first, once.
-    cargo(root, &["build", "--workspace", "--bins", "--locked"])?;
+    // Every suite runs the binaries: build them first, once (the artefacts suite builds its
+    // own, in release).
+    if suites.iter().any(|s| *s != Suite::Artefacts) {
+        cargo(root, &["build", "--workspace", "--bins", "--locked"])?;
+    }
     for suite in suites {
         eprintln!("xtask: {suite:?} suite");
         match suite {
             Suite::Rust => cargo(root, &["test", "--workspace", "--locked"])?,
             Suite::Python => python(root)?,
             Suite::Node => node(root)?,
+            Suite::Artefacts => crate::artefacts::run(root)?,
         }
     }
     eprintln!("xtask: every suite passed: {suites:?}");
@@ -50,12 +58,14 @@ fn bin_dir(root: &Path) -> PathBuf {
         .join("debug")
 }
 
-fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+/// Runs cargo (the one running xtask) in `root`.
+pub fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     status(Command::new(cargo).args(args).current_dir(root), "cargo")
 }
 
-fn status(command: &mut Command, what: &str) -> anyhow::Result<()> {
+/// Runs `command`; fails unless it succeeds.
+pub fn status(command: &mut Command, what: &str) -> anyhow::Result<()> {
     let status = command.status().with_context(|| format!("failed to run {what}"))?;
     if !status.success() {
         bail!("{what} failed ({status}): {command:?}");

@@ -1,4 +1,6 @@
-//! `tether daemon start|stop|status|logs`.
+//! `tether daemon start|stop|status|logs|install|uninstall`.
+
+mod service;
 
 use std::time::Duration;
 
@@ -28,6 +30,8 @@ pub async fn run(ctx: &Ctx, command: DaemonCommand) -> anyhow::Result<()> {
         DaemonCommand::Stop => stop(ctx).await,
         DaemonCommand::Status => status(ctx).await,
         DaemonCommand::Logs { follow } => logs::run(ctx, follow).await,
+        DaemonCommand::Install { dry_run } => service::install(ctx, dry_run).await,
+        DaemonCommand::Uninstall { dry_run } => service::uninstall(dry_run).await,
     }
 }
 
@@ -54,7 +58,7 @@ async fn start(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// Asks the daemon to exit and waits until its socket no longer answers.
-async fn stop(ctx: &Ctx) -> anyhow::Result<()> {
+pub(super) async fn stop(ctx: &Ctx) -> anyhow::Result<()> {
     let Some(mut daemon) = ctx.running_daemon().await? else {
         return Err(ctx.not_running("there is nothing to stop").into());
     };
@@ -81,19 +85,36 @@ async fn stop(ctx: &Ctx) -> anyhow::Result<()> {
     out::line("tetherd stopped")
 }
 
-/// Prints GetInfo as `key: value` lines.
+/// Prints GetInfo as `key: value` lines, then whether a service is installed.
 async fn status(ctx: &Ctx) -> anyhow::Result<()> {
     let Some(mut daemon) = ctx.running_daemon().await? else {
-        return Err(ctx
-            .not_running("start it with `tether daemon start`, or run any command")
-            .into());
+        return Err(ctx.not_running(&service::not_running_advice()).into());
     };
     let info = daemon
         .get_info(pb::GetInfoRequest {})
         .await
         .map_err(|status| Failure::rpc("get tetherd's status", &status, None))?
         .into_inner();
-    out::text(&info_lines(&info))
+    let installed = service::installed().map_or_else(
+        || "none (`tether daemon install` runs tetherd as a user service)".to_owned(),
+        |found| service::files(&found),
+    );
+    out::text(&format!("{}service: {installed}\n", info_lines(&info)))
+}
+
+/// How the daemon was started, as GetInfo's `launch` says, in words.
+#[must_use]
+pub fn launch_words(launch: &str) -> String {
+    let words = match launch {
+        "autostart" => "auto-started by a tether client",
+        "systemd" => "a systemd user service",
+        "systemd-socket" => "socket-activated by systemd",
+        "launchd" => "a launchd agent",
+        "foreground" => "started by hand",
+        "" => return "<unknown>".into(),
+        _ => return launch.into(),
+    };
+    format!("{launch} ({words})")
 }
 
 /// GetInfo as `key: value` lines, one per field.
@@ -106,6 +127,7 @@ pub fn info_lines(info: &pb::GetInfoResponse) -> String {
         ("version", info.daemon_version.clone()),
         ("api_major", info.api_major.to_string()),
         ("pid", info.pid.to_string()),
+        ("launch", launch_words(&info.launch)),
         ("uptime", human_age(uptime)),
         ("socket", or_none(&info.socket_path)),
         ("state_dir", or_none(&info.state_dir)),
@@ -134,7 +156,8 @@ mod tests {
             log_file: String::new(),
             launch: "autostart".into(),
         };
-        let want = "version: 0.1.0\napi_major: 1\npid: 4242\nuptime: 3h2m\n\
+        let want = "version: 0.1.0\napi_major: 1\npid: 4242\n\
+                    launch: autostart (auto-started by a tether client)\nuptime: 3h2m\n\
                     socket: /run/user/1000/tether/tetherd.sock\nstate_dir: /home/me/.local/state/tether\n\
                     log_file: <none>\nforwards: 3\nforwards_ready: 2\n";
         assert_eq!(info_lines(&info), want);

@@ -61,9 +61,14 @@ async fn log_file(ctx: &Ctx) -> anyhow::Result<PathBuf> {
     if let Some(mut daemon) = ctx.running_daemon().await?
         && let Ok(info) = daemon.get_info(pb::GetInfoRequest {}).await
     {
-        let named = info.into_inner().log_file;
-        if !named.is_empty() {
-            return Ok(PathBuf::from(named));
+        let info = info.into_inner();
+        if !info.log_file.is_empty() {
+            return Ok(PathBuf::from(info.log_file));
+        }
+        if info.launch.starts_with("systemd") {
+            let message = "tetherd runs under systemd and logs to the journal: \
+                           `journalctl --user -u tetherd` (add -f to follow)";
+            return Err(Failure::new(Exit::Error, message).into());
         }
     }
     let state = paths::state_dir(None).context("failed to find tetherd's state folder")?;

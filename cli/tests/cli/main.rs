@@ -1,11 +1,11 @@
 //! The `tether` binary end to end: against a fake daemon on a temporary socket (forwards, exec,
 //! cp and sessions), against no daemon at all, and with its stdout closed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tether_testsupport::TempDir;
 use tokio::process::Command;
 
 mod fake;
@@ -14,25 +14,6 @@ mod remote;
 mod sessions;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
-
-/// A fresh folder for one test's socket, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("tether-cli-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Runs `tether --no-autostart --socket SOCKET ARGS...` with a deadline.
 async fn tether(socket: &Path, args: &[&str]) -> Output {
@@ -61,8 +42,8 @@ fn code(output: &Output) -> i32 {
 
 #[tokio::test]
 async fn forwards_are_created_listed_and_removed() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let s = &daemon.socket;
 
     let out = tether(s, &["forward", "svc/db", "5432", "-n", "shop"]).await;
@@ -119,8 +100,8 @@ async fn forwards_are_created_listed_and_removed() {
 
 #[tokio::test]
 async fn wait_failures_and_rejections_have_their_exit_codes() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let s = &daemon.socket;
 
     let out = tether(s, &["forward", "pod/broken", "80", "--wait"]).await;
@@ -142,8 +123,8 @@ async fn wait_failures_and_rejections_have_their_exit_codes() {
 
 #[tokio::test]
 async fn events_print_the_snapshot_then_stop() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let s = &daemon.socket;
     tether(s, &["forward", "svc/db", "5432", "--wait"]).await;
     tether(s, &["forward", "svc/web", "80", "--wait"]).await;
@@ -158,8 +139,8 @@ async fn events_print_the_snapshot_then_stop() {
 
 #[tokio::test]
 async fn daemon_status_and_stop() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let s = daemon.socket.clone();
 
     let out = tether(&s, &["daemon", "status"]).await;
@@ -186,18 +167,18 @@ async fn daemon_status_and_stop() {
 
 #[tokio::test]
 async fn no_daemon_and_no_autostart_is_an_error_with_advice() {
-    let dir = TempDir::new();
-    let out = tether(&dir.0.join("none.sock"), &["ls"]).await;
+    let dir = TempDir::new("cli");
+    let out = tether(&dir.join("none.sock"), &["ls"]).await;
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("is the daemon running?"), "{}", stderr(&out));
 }
 
 #[tokio::test]
 async fn autostart_reports_a_missing_daemon_binary() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("cli");
     let mut command = Command::new(BIN);
-    command.arg("--socket").arg(dir.0.join("tetherd.sock")).arg("ls");
-    command.env("TETHER_DAEMON_BIN", dir.0.join("no-tetherd")).env_remove("TETHER_SOCKET");
+    command.arg("--socket").arg(dir.join("tetherd.sock")).arg("ls");
+    command.env("TETHER_DAEMON_BIN", dir.join("no-tetherd")).env_remove("TETHER_SOCKET");
     let out = command.output().await.expect("runs");
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("failed to start tetherd"), "{}", stderr(&out));
@@ -215,4 +196,20 @@ fn a_closed_stdout_is_a_clean_exit() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stderr(&out), "");
+}
+
+/// A daemon in a folder others may write to (or that is not ours) could be anyone's: the CLI
+/// refuses it before sending a byte, naming the owner and the mode.
+#[tokio::test]
+async fn a_socket_in_a_folder_others_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("untrusted");
+    let daemon = fake::start(dir.path());
+    let out = tether(&daemon.socket, &["ls"]).await;
+    assert_eq!(code(&out), 0, "trusted while private: {}", stderr(&out));
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = tether(&daemon.socket, &["ls"]).await;
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("with mode 0777"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "nothing of that daemon's answer is shown");
 }

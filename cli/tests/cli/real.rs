@@ -6,14 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use tether_testsupport::{TempDir, beside, require};
 use tokio::process::Command;
 
-use super::{BIN, TempDir};
+use super::BIN;
 
-/// The tetherd binary beside this test's `tether`.
+/// The tetherd built beside `tether`: `cargo test --workspace` builds it, `cargo test -p
+/// tether-cli` alone does not. Missing, the test fails (or skips under TETHER_ALLOW_SKIP=1).
+#[track_caller]
 fn tetherd() -> Option<PathBuf> {
-    let bin = Path::new(BIN).parent()?.join("tetherd");
-    bin.is_file().then_some(bin)
+    let how = "build it with `cargo build -p tether-daemon` (`cargo test --workspace` does)";
+    require(beside(Path::new(BIN), "tetherd"), "tetherd beside tether", how)
 }
 
 async fn run(dir: &Path, daemon: &Path, args: &[&str]) -> Output {
@@ -37,21 +40,15 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_ls_bad_input_rm_and_stop_against_the_real_daemon() {
-    let Some(daemon) = tetherd() else {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "tetherd must be built under CI");
-        eprintln!(
-            "\n*** SKIPPED: tetherd is not built beside tether (cargo build -p tether-daemon) ***\n"
-        );
-        return;
-    };
+    let Some(daemon) = tetherd() else { return };
     let exe = tether_testkit::config::locate_testkit_exe().expect("tether-testkit is built");
     let cluster = tether_testkit::TestCluster::start(tether_testkit::Config::new(exe))
         .await
         .expect("cluster");
     assert!(cluster.wait_ready("app=web", 2, Duration::from_secs(30)).await.is_some());
     let kubeconfig = cluster.kubeconfig().display().to_string();
-    let tmp = TempDir::new();
-    let dir = tmp.0.as_path();
+    let tmp = TempDir::new("cli-real");
+    let dir = tmp.path();
 
     let out = run(
         dir,

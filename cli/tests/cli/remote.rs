@@ -10,7 +10,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
-use super::{BIN, TempDir, code, fake, stderr, stdout};
+use tether_testsupport::TempDir;
+
+use super::{BIN, code, fake, stderr, stdout};
 
 /// Runs `tether --no-autostart --socket SOCKET ARGS...` in `cwd` with `input` on stdin (none:
 /// /dev/null).
@@ -33,12 +35,16 @@ async fn run(socket: &Path, cwd: &Path, args: &[&str], input: Option<Vec<u8>>) -
 
 #[tokio::test]
 async fn exec_pipes_10_mib_of_stdin_through_and_back() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let input: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
-    let out =
-        run(&daemon.socket, &dir.0, &["exec", "-i", "toolbox", "--", "cat"], Some(input.clone()))
-            .await;
+    let out = run(
+        &daemon.socket,
+        dir.path(),
+        &["exec", "-i", "toolbox", "--", "cat"],
+        Some(input.clone()),
+    )
+    .await;
     assert_eq!((code(&out), stderr(&out).as_str()), (0, ""));
     assert!(out.stdout == input, "cat echoed {} of {} bytes", out.stdout.len(), input.len());
     let started = daemon.sessions.script().started.clone();
@@ -47,8 +53,8 @@ async fn exec_pipes_10_mib_of_stdin_through_and_back() {
 
 #[tokio::test]
 async fn exec_output_and_exit_codes_are_kubectls() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let s = &daemon.socket;
     let cases: [(&[&str], i32, &str, &str); 7] = [
         (&["toolbox", "--", "exit", "3"], 3, "out\n", "err\ncommand terminated with exit code 3\n"),
@@ -84,7 +90,7 @@ async fn exec_output_and_exit_codes_are_kubectls() {
     ];
     for (args, want_code, want_out, want_err) in cases {
         let args: Vec<&str> = ["exec"].iter().chain(args).copied().collect();
-        let out = run(s, &dir.0, &args, None).await;
+        let out = run(s, dir.path(), &args, None).await;
         assert_eq!(
             (code(&out), stdout(&out).as_str(), stderr(&out).as_str()),
             (want_code, want_out, want_err),
@@ -95,10 +101,10 @@ async fn exec_output_and_exit_codes_are_kubectls() {
 
 #[tokio::test]
 async fn exec_without_a_terminal_runs_without_a_tty_as_kubectl_does() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let s = &daemon.socket;
-    let out = run(s, &dir.0, &["exec", "-it", "toolbox", "--", "tty"], Some(Vec::new())).await;
+    let out = run(s, dir.path(), &["exec", "-it", "toolbox", "--", "tty"], Some(Vec::new())).await;
     assert_eq!(
         (code(&out), stdout(&out).as_str(), stderr(&out).as_str()),
         (
@@ -108,9 +114,9 @@ async fn exec_without_a_terminal_runs_without_a_tty_as_kubectl_does() {
              command terminated with exit code 1\n"
         )
     );
-    let out = run(s, &dir.0, &["exec", "-t", "toolbox", "--", "tty"], None).await;
+    let out = run(s, dir.path(), &["exec", "-t", "toolbox", "--", "tty"], None).await;
     assert_eq!(stderr(&out), "command terminated with exit code 1\n", "-t alone: no warning");
-    let out = run(s, &dir.0, &["exec", "-itq", "toolbox", "--", "tty"], Some(Vec::new())).await;
+    let out = run(s, dir.path(), &["exec", "-itq", "toolbox", "--", "tty"], Some(Vec::new())).await;
     assert_eq!(stderr(&out), "command terminated with exit code 1\n", "-q: no warning");
     let started = daemon.sessions.script().started.clone();
     assert!(started[0].stdin && !started[0].tty && started[0].size.is_none(), "{:?}", started[0]);
@@ -119,8 +125,8 @@ async fn exec_without_a_terminal_runs_without_a_tty_as_kubectl_does() {
 
 #[tokio::test]
 async fn exec_sends_the_target_flags_and_an_absolute_kubeconfig() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let args = [
         "exec",
         "-n",
@@ -136,7 +142,7 @@ async fn exec_sends_the_target_flags_and_an_absolute_kubeconfig() {
         "exit",
         "0",
     ];
-    let out = run(&daemon.socket, &dir.0, &args, None).await;
+    let out = run(&daemon.socket, dir.path(), &args, None).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let spec = daemon.sessions.script().started[0].clone();
     assert_eq!(
@@ -148,7 +154,7 @@ async fn exec_sends_the_target_flags_and_an_absolute_kubeconfig() {
         ),
         ("deploy/web", "shop", "kind", "app")
     );
-    assert_eq!(Path::new(&spec.kubeconfig), dir.0.join("rel/cfg"));
+    assert_eq!(Path::new(&spec.kubeconfig), dir.join("rel/cfg"));
     assert_eq!(spec.command, ["exit", "0"]);
 }
 
@@ -173,17 +179,21 @@ fn local_tree(dir: &Path) {
 
 #[tokio::test]
 async fn cp_uploads_a_tar_where_kubectl_would() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     daemon.sessions.script().dirs.push("/tmp/dst".into());
-    local_tree(&dir.0);
+    local_tree(dir.path());
     let s = &daemon.socket;
 
-    let out = run(s, &dir.0, &["cp", "src", "toolbox:/tmp/dst"], None).await;
+    let out = run(s, dir.path(), &["cp", "src", "toolbox:/tmp/dst"], None).await;
     assert_eq!((code(&out), stderr(&out).as_str()), (0, ""));
-    let out =
-        run(s, &dir.0, &["cp", "src/a.txt", "shop/toolbox:/tmp/new.txt", "--no-preserve"], None)
-            .await;
+    let out = run(
+        s,
+        dir.path(),
+        &["cp", "src/a.txt", "shop/toolbox:/tmp/new.txt", "--no-preserve"],
+        None,
+    )
+    .await;
     assert_eq!((code(&out), stderr(&out).as_str()), (0, ""));
 
     let script = daemon.sessions.script();
@@ -206,11 +216,11 @@ async fn cp_uploads_a_tar_where_kubectl_would() {
 
 #[tokio::test]
 async fn cp_upload_failures_exit_1_with_advice() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
-    local_tree(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
+    local_tree(dir.path());
     let s = &daemon.socket;
-    let out = run(s, &dir.0, &["cp", "src/a.txt", "toolbox:/nodir/x"], None).await;
+    let out = run(s, dir.path(), &["cp", "src/a.txt", "toolbox:/nodir/x"], None).await;
     assert_eq!(code(&out), 1);
     let err = stderr(&out);
     assert!(err.starts_with("tar: /nodir: Cannot open: No such file or directory\n"), "{err}");
@@ -221,17 +231,17 @@ async fn cp_upload_failures_exit_1_with_advice() {
         "{err}"
     );
 
-    let out = run(s, &dir.0, &["cp", "nope", "toolbox:/tmp"], None).await;
+    let out = run(s, dir.path(), &["cp", "nope", "toolbox:/tmp"], None).await;
     assert_eq!(
         (code(&out), stderr(&out).as_str()),
         (1, "error: nope doesn't exist in local filesystem\n")
     );
-    let out = run(s, &dir.0, &["cp", "src", "nopod:/tmp"], None).await;
+    let out = run(s, dir.path(), &["cp", "src", "nopod:/tmp"], None).await;
     assert_eq!(
         (code(&out), stderr(&out).as_str()),
         (1, "Error from server (NotFound): pods \"nopod\" not found\n")
     );
-    let out = run(s, &dir.0, &["cp", "a", "b"], None).await;
+    let out = run(s, dir.path(), &["cp", "a", "b"], None).await;
     assert_eq!(code(&out), 1);
     assert!(
         stderr(&out).starts_with("error: one of src or dest must be a remote file specification")
@@ -257,8 +267,8 @@ fn remote_tar(extra: &[(&str, tar::EntryType, &[u8], &str)]) -> Vec<u8> {
 #[tokio::test]
 async fn cp_downloads_and_refuses_what_would_escape() {
     use tar::EntryType::{Directory, Regular, Symlink};
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let big = vec![7_u8; 300_000];
     let tar = remote_tar(&[
         ("tmp/dst/", Directory, b"", ""),
@@ -272,14 +282,13 @@ async fn cp_downloads_and_refuses_what_would_escape() {
     daemon.sessions.script().downloads.insert("/tmp/bad".into(), bad);
     let s = &daemon.socket;
 
-    let out = run(s, &dir.0, &["cp", "toolbox:/tmp/dst/", "out"], None).await;
+    let out = run(s, dir.path(), &["cp", "toolbox:/tmp/dst/", "out"], None).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(fs::read(dir.0.join("out/a.txt")).expect("a.txt"), b"hello");
-    assert!(fs::read(dir.0.join("out/sub/big")).expect("big") == big);
-    assert!(fs::symlink_metadata(dir.0.join("out/link")).is_err());
+    assert_eq!(fs::read(dir.join("out/a.txt")).expect("a.txt"), b"hello");
+    assert!(fs::read(dir.join("out/sub/big")).expect("big") == big);
+    assert!(fs::symlink_metadata(dir.join("out/link")).is_err());
     assert!(
-        !dir.0.join("evil.txt").exists()
-            && !dir.0.parent().expect("parent").join("evil.txt").exists()
+        !dir.join("evil.txt").exists() && !dir.parent().expect("parent").join("evil.txt").exists()
     );
     assert_eq!(
         stderr(&out),
@@ -289,12 +298,12 @@ async fn cp_downloads_and_refuses_what_would_escape() {
          warning: file \"../evil.txt\" is outside target destination, skipping\n"
     );
 
-    let out = run(s, &dir.0, &["cp", "toolbox:/tmp/bad", "bad"], None).await;
+    let out = run(s, dir.path(), &["cp", "toolbox:/tmp/bad", "bad"], None).await;
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).ends_with("error: tar contents corrupted\n"), "{}", stderr(&out));
-    assert!(!dir.0.join("bad").exists());
+    assert!(!dir.join("bad").exists());
 
-    let out = run(s, &dir.0, &["cp", "toolbox:/tmp/none", "none"], None).await;
+    let out = run(s, dir.path(), &["cp", "toolbox:/tmp/none", "none"], None).await;
     assert_eq!(code(&out), 1);
     let err = stderr(&out);
     assert!(err.starts_with("tar: /tmp/none: Cannot stat: No such file or directory\n"), "{err}");

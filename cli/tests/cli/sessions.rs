@@ -9,7 +9,9 @@ use tether_proto::pb;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
-use super::{BIN, TempDir, code, fake, stderr, stdout, tether};
+use tether_testsupport::TempDir;
+
+use super::{BIN, code, fake, stderr, stdout, tether};
 
 /// Runs `tether ... session attach ID` with `input` piped to its stdin.
 async fn attach(socket: &Path, id: &str, input: &[u8]) -> Output {
@@ -27,8 +29,8 @@ async fn attach(socket: &Path, id: &str, input: &[u8]) -> Output {
 
 #[tokio::test]
 async fn sessions_are_created_listed_attached_and_killed() {
-    let dir = TempDir::new();
-    let daemon = fake::start(&dir.0);
+    let dir = TempDir::new("cli");
+    let daemon = fake::start(dir.path());
     let s = &daemon.socket;
 
     let out =

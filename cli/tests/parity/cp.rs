@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use crate::{Env, payload, text};
+use tether_testsupport::payload;
+
+use crate::{Env, text};
 
 /// `sha256sum` of every file under `dir`, by relative path, run in the pod or locally.
 const LISTING: &str = "cd \"$1\" && find . -type f | LC_ALL=C sort | xargs sha256sum";

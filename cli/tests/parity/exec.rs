@@ -1,6 +1,8 @@
 //! `tether exec` and `kubectl exec`, run the same way: stdout, stderr and the exit code match.
 
-use crate::{Env, payload, text};
+use tether_testsupport::payload;
+
+use crate::{Env, text};
 
 /// Runs `exec ARGS` with both, and asserts they agree.
 async fn same(env: &Env, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {

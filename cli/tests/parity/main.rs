@@ -2,8 +2,8 @@
 //! cluster through the real tetherd: the same stdout, stderr and exit code, byte for byte; a
 //! TTY driven through a pty; trees copied both ways and checksummed; `../` refused.
 //!
-//! kubectl missing is a loud skip locally and a failure under `CI=true`, as is tetherd not
-//! being built beside `tether`.
+//! kubectl missing from PATH, or tetherd not built beside `tether`, fails the test saying how to
+//! get it; `TETHER_ALLOW_SKIP=1` turns that into a loud skip.
 
 mod cp;
 mod exec;
@@ -14,6 +14,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use tether_testkit::TestCluster;
+use tether_testsupport::{TempDir, beside, require, which};
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
@@ -23,45 +24,33 @@ const BIN: &str = env!("CARGO_BIN_EXE_tether");
 #[derive(Debug)]
 pub struct Env {
     pub cluster: TestCluster,
-    pub dir: PathBuf,
+    /// The working folder of every command, and the daemon's socket and state.
+    pub dir: TempDir,
     pub daemon: PathBuf,
     pub kubectl: PathBuf,
 }
 
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-fn skip(what: &str) -> Option<Env> {
-    assert!(!ci(), "{what} is required under CI=true");
-    eprintln!("\n*** SKIPPED: {what} ***\n");
-    None
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(program))
-        .find(|p| p.is_file())
+/// The tetherd built beside `tether`: `cargo test --workspace` builds it, `cargo test -p
+/// tether-cli` alone does not. Missing, the test fails (or skips under TETHER_ALLOW_SKIP=1).
+#[track_caller]
+pub fn tetherd() -> Option<PathBuf> {
+    let how = "build it with `cargo build -p tether-daemon` (`cargo test --workspace` does)";
+    require(beside(Path::new(BIN), "tetherd"), "tetherd beside tether", how)
 }
 
 impl Env {
-    /// Starts the cluster, or `None` (a skip) without kubectl or tetherd.
+    /// Starts the cluster; `None` (a skip under TETHER_ALLOW_SKIP=1) without kubectl or tetherd.
     pub async fn start(tag: &str) -> Option<Self> {
         Self::start_with(tag, "").await
     }
 
     /// [`Env::start`] with more objects (a YAML fixture) beside the default ones.
     pub async fn start_with(tag: &str, fixture: &str) -> Option<Self> {
-        let Some(kubectl) = which("kubectl") else { return skip("kubectl is not on PATH") };
-        let daemon = Path::new(BIN).parent().map(|d| d.join("tetherd")).filter(|p| p.is_file());
-        let Some(daemon) = daemon else {
-            return skip("tetherd is not built beside tether (cargo build -p tether-daemon)");
-        };
+        let how = "install kubectl v1.32 on PATH (https://dl.k8s.io/release/v1.32.4/bin/linux/amd64/kubectl)";
+        let kubectl = require(which("kubectl"), "kubectl on PATH", how)?;
+        let daemon = tetherd()?;
         let exe = tether_testkit::config::locate_testkit_exe().expect("tether-testkit is built");
-        let dir = std::env::temp_dir().join(format!("tether-parity-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = TempDir::new(&format!("parity-{tag}"));
         let mut config = tether_testkit::Config::new(exe);
         let fixture = fixture.replace("$DIR", &dir.display().to_string());
         if !fixture.trim().is_empty() {
@@ -98,10 +87,9 @@ impl Env {
         run(self.command(&self.kubectl, args), stdin).await
     }
 
-    /// Stops the daemon and removes the folder.
+    /// Stops the daemon (the folder goes with `self`).
     pub async fn finish(self) {
         let _stopped = self.tether(&["daemon", "stop"], None).await;
-        let _removed = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -128,17 +116,4 @@ async fn run(mut command: Command, stdin: Option<&[u8]>) -> Output {
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Deterministic bytes.
-pub fn payload(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect()
 }

@@ -1,6 +1,7 @@
-//! The demo's private daemon: tetherd on a socket and state folder of its own.
+//! The demo's private daemon: tetherd on a socket and state folder of its own, with the
+//! defaults every user gets, in its own process group and logging to a file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -8,19 +9,26 @@ use anyhow::Context as _;
 use tether_proto::client::Client;
 use tether_proto::pb;
 
+use super::process;
+
+/// How long the daemon gets to answer once started.
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+/// How long it gets to drain after Shutdown before SIGTERM, then SIGKILL.
+const STOP_WITHIN: Duration = Duration::from_secs(5);
+
 /// A running private tetherd.
+#[derive(Debug)]
 pub struct Daemon {
     child: tokio::process::Child,
     socket: PathBuf,
-    dir: PathBuf,
 }
 
 impl Daemon {
-    /// Starts tetherd in a temporary folder.
-    pub async fn start(ping_deadline: Duration) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("tether-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("failed to create {}", dir.display()))?;
+    /// Starts tetherd with its socket and state in `dir`.
+    ///
+    /// # Errors
+    /// When tetherd cannot be started.
+    pub fn start(dir: &Path) -> anyhow::Result<Self> {
         let socket = dir.join("run/tetherd.sock");
         let bin = tether_proto::autostart::daemon_bin(None);
         let child = tokio::process::Command::new(&bin)
@@ -28,28 +36,35 @@ impl Daemon {
             .arg(&socket)
             .arg("--state-dir")
             .arg(dir.join("state"))
-            .arg("--ping-interval-ms")
-            .arg((ping_deadline.as_millis() / 3).max(100).to_string())
-            .arg("--ping-deadline-ms")
-            .arg(ping_deadline.as_millis().to_string())
-            .env("TETHER_LOG", "warn")
+            .env("TETHER_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(process::log_file(&dir.join("tetherd.log"))?)
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .with_context(|| {
                 format!(
-                    "failed to start {}; build it with `cargo build -p tether-daemon`",
+                    "failed to start {}: install tetherd beside tether (or set \
+                     TETHER_DAEMON_BIN); from source, `cargo build --release -p tether-daemon`",
                     bin.display()
                 )
             })?;
-        crate::out::note(&format!("started a private tetherd on {}", socket.display()));
-        Ok(Self { child, socket, dir })
+        Ok(Self { child, socket })
     }
 
-    /// A handshaken client, waiting up to 10 s for the daemon to answer.
+    /// The socket it serves.
+    #[must_use]
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// A handshaken client, waiting up to [`ANSWER_WITHIN`] for the daemon to answer.
+    ///
+    /// # Errors
+    /// When it does not answer in time.
     pub async fn client(&self) -> anyhow::Result<Client> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + ANSWER_WITHIN;
         loop {
             match tether_proto::client::connect(&self.socket, crate::cmd::CLIENT_NAME).await {
                 Ok(c) => return Ok(c),
@@ -61,14 +76,21 @@ impl Daemon {
         }
     }
 
-    /// Asks the daemon to exit, kills it after 5 s, and removes its folder.
+    /// Asks the daemon to exit, then stops it as any child.
     pub async fn stop(mut self) {
-        if let Ok(mut client) = self.client().await {
-            let _asked = client.daemon.shutdown(pb::ShutdownRequest {}).await;
+        if let Ok(Ok(mut client)) = tokio::time::timeout(
+            STOP_WITHIN,
+            tether_proto::client::connect(&self.socket, crate::cmd::CLIENT_NAME),
+        )
+        .await
+        {
+            let _asked =
+                tokio::time::timeout(STOP_WITHIN, client.daemon.shutdown(pb::ShutdownRequest {}))
+                    .await;
+            if tokio::time::timeout(STOP_WITHIN, self.child.wait()).await.is_ok() {
+                return;
+            }
         }
-        if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_err() {
-            let _killed = self.child.kill().await;
-        }
-        let _removed = std::fs::remove_dir_all(&self.dir);
+        process::stop(self.child, STOP_WITHIN).await;
     }
 }
