@@ -134,7 +134,7 @@ fn advice(status: &Status) -> Option<String> {
 }
 
 /// Whether a status came from the connection to the daemon rather than from the daemon.
-fn is_transport(status: &Status) -> bool {
+pub(crate) fn is_transport(status: &Status) -> bool {
     std::error::Error::source(status).is_some()
 }
 

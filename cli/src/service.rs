@@ -13,7 +13,8 @@ mod tests;
 
 /// The variables `tether daemon install` records from the shell it runs in: credential plugins
 /// are looked up on PATH, and KUBECONFIG is the kubeconfig of requests that name none.
-pub const RECORDED_ENV: [&str; 3] = ["PATH", "KUBECONFIG", tether_proto::paths::ENV_STATE_DIR];
+pub const RECORDED_ENV: [&str; 3] =
+    ["PATH", crate::args::ENV_KUBECONFIG, tether_proto::paths::ENV_STATE_DIR];
 
 /// The line every file `tether daemon install` writes carries, so that uninstall removes only
 /// its own files.
@@ -157,10 +158,8 @@ impl Step {
     /// A [`Step::Run`] whose failure is expected and harmless.
     #[must_use]
     pub fn try_run(program: &str, args: &[&str]) -> Self {
-        match Self::run(program, args) {
-            Self::Run { program, args, .. } => Self::Run { program, args, check: false },
-            other => other,
-        }
+        let args = args.iter().map(|a| (*a).to_owned()).collect();
+        Self::Run { program: program.into(), args, check: false }
     }
 
     /// The command line of a [`Step::Run`], as a shell would show it.
@@ -195,8 +194,6 @@ impl fmt::Display for Step {
 pub struct Installed {
     /// Where they are.
     pub files: Vec<PathBuf>,
-    /// Whether `tether daemon install` wrote them (else a package did, or the user).
-    pub ours: bool,
 }
 
 /// Whether `path` is a file `tether daemon install` wrote.

@@ -44,6 +44,9 @@ pub struct StatusView {
     pub attempt: u32,
     /// `Unauthorized`, `NoReadyPod`, ...; `None` when there is no reason.
     pub reason_kind: Option<&'static str>,
+    /// The same, to decide on.
+    #[serde(skip)]
+    pub kind: Option<pb::ReasonKind>,
     pub reason: String,
     pub pod: String,
     pub local_addresses: Vec<String>,
@@ -95,6 +98,7 @@ impl From<&pb::ForwardStatus> for StatusView {
             phase: phase_name(status.phase),
             attempt: status.attempt,
             reason_kind: reason_kind_name(status.reason_kind),
+            kind: pb::ReasonKind::try_from(status.reason_kind).ok(),
             reason: status.reason.clone(),
             pod: status.pod.clone(),
             local_addresses: status.local_addresses.clone(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::forward::supervisor::Settings;
 use crate::forward::wake::{Clocks, SystemClocks};
 use crate::tunnel::Liveness;
+pub use tether_proto::Launch;
 
 /// Everything [`crate::run`] needs besides its listener.
 #[derive(Debug, Clone)]
@@ -29,36 +30,6 @@ pub struct Config {
     pub clocks: Arc<dyn Clocks>,
     /// How the daemon was started, for `GetInfo`.
     pub launch: Launch,
-}
-
-/// How the daemon was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Launch {
-    /// By hand, in a terminal.
-    #[default]
-    Foreground,
-    /// By a client that found no daemon (`--log-file`).
-    Autostart,
-    /// As a systemd user service.
-    Systemd,
-    /// Socket-activated: systemd holds the listening socket and passed it in.
-    SystemdSocket,
-    /// As a launchd agent.
-    Launchd,
-}
-
-impl Launch {
-    /// The name `GetInfo` reports.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Foreground => "foreground",
-            Self::Autostart => "autostart",
-            Self::Systemd => "systemd",
-            Self::SystemdSocket => "systemd-socket",
-            Self::Launchd => "launchd",
-        }
-    }
 }
 
 impl Config {

@@ -26,7 +26,6 @@ fn start(args: Args) -> anyhow::Result<()> {
     paths::private_dir(&state_dir)?;
     let mut config = tether_daemon::Config::new(socket.clone(), state_dir.clone());
     config.launch = launch(args.log_file);
-    raise_descriptor_limit();
     config.liveness = tether_daemon::tunnel::Liveness {
         interval: std::time::Duration::from_millis(args.ping_interval_ms),
         deadline: std::time::Duration::from_millis(
@@ -56,6 +55,7 @@ fn start(args: Args) -> anyhow::Result<()> {
         init_logging(std::io::stderr, true);
         None
     };
+    raise_descriptor_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,7 +63,10 @@ fn start(args: Args) -> anyhow::Result<()> {
     let listener = {
         let _runtime = runtime.enter();
         match Listener::from_systemd(&socket)? {
-            Some(passed) => passed,
+            Some(passed) => {
+                config.launch = tether_daemon::Launch::SystemdSocket;
+                passed
+            }
             None => Listener::bind(&socket)?,
         }
     };
@@ -79,13 +82,12 @@ fn start(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How this process was started, from what its starter leaves in the environment.
+/// How this process was started, from what its starter leaves in the environment (a socket
+/// passed by systemd is known from the socket itself).
 fn launch(log_file: bool) -> tether_daemon::Launch {
     use tether_daemon::Launch;
     let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
-    if set("LISTEN_FDS") {
-        Launch::SystemdSocket
-    } else if set("INVOCATION_ID") {
+    if set("INVOCATION_ID") {
         Launch::Systemd
     } else if set("XPC_SERVICE_NAME") {
         Launch::Launchd

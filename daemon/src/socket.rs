@@ -1,6 +1,7 @@
 //! The local socket the API is served on: a 0700 folder, a 0600 socket, one daemon at a time
-//! (held by a lock file beside the socket), stale sockets of crashed daemons reclaimed (and
-//! nothing else ever removed), or a listening socket handed over by systemd. Peers of another
+//! (held by a lock file beside the socket), a socket left at the path whose lock nobody holds
+//! taken for a crashed daemon's and removed (any other kind of file is refused and left alone),
+//! or a listening socket handed over by systemd. Peers of another
 //! user are answered PERMISSION_DENIED with the reason ([`OwnUser`]).
 
 mod own_user;
@@ -161,7 +162,8 @@ fn private_listener(options: ListenerOptions<'_>) -> std::io::Result<LocalListen
 }
 
 /// Binds under a umask that leaves the socket 0600 (the platform cannot set the mode before
-/// `bind()`), then checks the mode.
+/// `bind()`). The umask is the process's: the daemon binds before anything else it runs
+/// creates files.
 #[cfg(not(target_os = "linux"))]
 fn private_listener(options: ListenerOptions<'_>) -> std::io::Result<LocalListener> {
     use nix::sys::stat::{Mode, umask};

@@ -38,15 +38,23 @@ pub fn daemon_bin(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = std::env::var_os(ENV_DAEMON_BIN).filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    // Beside this executable, or beside the file it links to (macOS names the link itself, as
-    // for krew's `kubectl-tether` or Homebrew's bin folder).
-    let exe = std::env::current_exe().ok();
-    let real = exe.as_deref().and_then(|e| std::fs::canonicalize(e).ok());
-    let beside = |e: &Path| e.parent().map(|d| d.join("tetherd")).filter(|p| p.is_file());
-    exe.as_deref()
-        .and_then(beside)
-        .or_else(|| real.as_deref().and_then(beside))
-        .unwrap_or_else(|| PathBuf::from("tetherd"))
+    beside_exe("tetherd").unwrap_or_else(|| PathBuf::from("tetherd"))
+}
+
+/// The file `name` beside this executable, or beside the file it links to (macOS names the link
+/// itself, as for krew's `kubectl-tether` or Homebrew's bin folder).
+#[must_use]
+pub fn beside_exe(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let beside = |e: &Path| e.parent().map(|d| d.join(name)).filter(|p| p.is_file());
+    beside(&exe).or_else(|| beside(&std::fs::canonicalize(&exe).ok()?))
+}
+
+/// The file `name` in the first folder of `PATH` that has it.
+#[must_use]
+pub fn on_path(name: &Path) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Connects to the daemon, starting it first if nothing answers on the socket.

@@ -2,8 +2,6 @@
 //! not decode (a string field that is not UTF-8, a truncated field) is INVALID_ARGUMENT with
 //! what failed, not INTERNAL: on the daemon's side it is the caller's bad input.
 
-use std::marker::PhantomData;
-
 use prost::Message;
 use tonic::Status;
 use tonic::codec::{BufferSettings, DecodeBuf, Decoder};
@@ -13,12 +11,11 @@ use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 #[derive(Debug, Clone)]
 pub struct Codec<T, U> {
     inner: ProstCodec<T, U>,
-    _pd: PhantomData<(T, U)>,
 }
 
 impl<T, U> Default for Codec<T, U> {
     fn default() -> Self {
-        Self { inner: ProstCodec::default(), _pd: PhantomData }
+        Self { inner: ProstCodec::default() }
     }
 }
 

@@ -4,10 +4,12 @@
 //! - [`paths`]: where the daemon's socket, state and logs live, and the variables that move them.
 //! - [`client`]: connecting over the local socket and the version handshake.
 //! - [`autostart`]: starting `tetherd` when none runs, with a lock so two CLIs do not race.
+//! - [`launch`]: how the daemon was started, as `GetInfo` names it.
 
 pub mod autostart;
 pub mod client;
 pub mod codec;
+pub mod launch;
 pub mod paths;
 
 /// The generated `tether.v1` types and services.
@@ -24,3 +26,5 @@ pub const API_MAJOR: u32 = 1;
 
 /// This crate's version, used as the client and daemon version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub use launch::Launch;

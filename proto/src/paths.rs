@@ -17,6 +17,8 @@ pub const ENV_STATE_DIR: &str = "TETHER_STATE_DIR";
 pub const ENV_DAEMON_BIN: &str = "TETHER_DAEMON_BIN";
 /// The log filter (`info`, `tether_daemon=debug`, ...).
 pub const ENV_LOG: &str = "TETHER_LOG";
+/// The socket's file name in its folder.
+pub const SOCKET_FILE: &str = "tetherd.sock";
 
 /// Errors finding paths.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +60,7 @@ pub fn socket_path(override_path: Option<&Path>) -> PathBuf {
     if let Some(p) = std::env::var_os(ENV_SOCKET).filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    runtime_dir().join("tetherd.sock")
+    runtime_dir().join(SOCKET_FILE)
 }
 
 /// The folder for runtime files (socket, lifecycle lock): `$XDG_RUNTIME_DIR/tether`, else
@@ -66,13 +68,20 @@ pub fn socket_path(override_path: Option<&Path>) -> PathBuf {
 /// `<temp>/tether-<uid>`.
 #[must_use]
 pub fn runtime_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
-        return PathBuf::from(dir).join("tether");
+    if let Some(dir) = xdg_runtime_dir() {
+        return dir;
     }
     match default_state_dir() {
         Ok(state) => state.join("run"),
         Err(_) => std::env::temp_dir().join(format!("tether-{}", nix::unistd::getuid())),
     }
+}
+
+/// `$XDG_RUNTIME_DIR/tether`, when the session has a runtime folder (systemd's `%t/tether`).
+#[must_use]
+pub fn xdg_runtime_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty())?;
+    Some(PathBuf::from(dir).join("tether"))
 }
 
 /// The state folder, from `override_dir`, `TETHER_STATE_DIR`, or the XDG default.
@@ -184,12 +193,15 @@ mod tests {
         assert!(err.to_string().contains("with mode 0777"), "{err}");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         check_trusted(&socket).expect("readable by others is fine: the socket itself is 0600");
-        // Another user's folder: only root can make one here.
+        // Another user's folder: root makes one; anyone else finds one at `/`, which is root's.
         if nix::unistd::getuid().is_root() {
             let nobody = nix::unistd::Uid::from_raw(65534);
             nix::unistd::chown(&dir, Some(nobody), None).expect("chown");
             let err = check_trusted(&socket).expect_err("another owner");
             assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+        } else {
+            let err = check_trusted(Path::new("/tetherd.sock")).expect_err("root's folder");
+            assert!(err.to_string().contains("owned by uid 0"), "{err}");
         }
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

@@ -193,7 +193,7 @@ fn start_pod(cluster: &Arc<Cluster>, object: &Value) -> std::io::Result<()> {
     let uid = object["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
     let dir = rt.root.join(&namespace).join(format!("{name}-{}", &uid[..uid.len().min(8)]));
     std::fs::create_dir_all(&dir)?;
-    let testkit = vec![cluster.config.testkit_exe.display().to_string()];
+    let testkit = cluster.config.testkit_exe.display().to_string();
     let mut alloc = || rt.alloc_port();
     let count = object["spec"]["containers"].as_array().map_or(0, Vec::len);
     let mut containers = Vec::with_capacity(count);

@@ -24,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use tether_wire::negotiate;
 use tracing::Instrument as _;
 
-use crate::rest::{Body, full, status};
+use crate::rest::{Body, bare, status};
 use crate::server::ConnCtx;
 use crate::store::Resource;
 
@@ -127,12 +127,9 @@ pub(crate) async fn handle(
         let code = StatusCode::from_u16(code).unwrap_or(StatusCode::FORBIDDEN);
         return rejected(code, ns, pod, sub);
     }
+    let websocket = header_has(&req, header::UPGRADE, "websocket");
     // The v5 translator upgrades first and finds out from the kubelet (see `ws_exec`).
-    let translated = header_has(&req, header::UPGRADE, "websocket")
-        && !cluster.config.old_cluster
-        && header_lines(&req, header::SEC_WEBSOCKET_PROTOCOL.as_str())
-            .first()
-            .is_some_and(|l| negotiate::split_protocols(l).any(|p| p == negotiate::V5_CHANNEL));
+    let translated = websocket && !cluster.config.old_cluster && ws::offers_v5(&req);
     if kind != Kind::PortForward {
         if let Err(message) = validate_target(&object, &opts, kind) {
             return bad_request(&message);
@@ -145,7 +142,6 @@ pub(crate) async fn handle(
     let Some(runtime_pod) = cluster.runtime.pod(ns, pod) else {
         return bad_request(&format!("pod {pod} is not running"));
     };
-    let websocket = header_has(&req, header::UPGRADE, "websocket");
     let spdy = header_has(&req, header::UPGRADE, negotiate::SPDY_UPGRADE);
     let upgrade = hyper::upgrade::on(&mut req);
     let session = Session { ctx: ctx.clone(), pod: runtime_pod, kind, opts };
@@ -217,10 +213,12 @@ fn validate_target(pod: &serde_json::Value, opts: &Options, kind: Kind) -> Resul
 }
 
 /// A 101 response with `headers`, and the session spawned once hyper hands over the connection.
+/// `protocol` is what the audit log records: `websocket:` or `spdy:`, then the subprotocol.
 fn switch<F, Fut>(
     session: Session,
     upgrade: hyper::upgrade::OnUpgrade,
     headers: &[(header::HeaderName, String)],
+    protocol: String,
     span: tracing::Span,
     run: F,
 ) -> Response<Body>
@@ -228,8 +226,7 @@ where
     F: FnOnce(Session, TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut resp = full(StatusCode::SWITCHING_PROTOCOLS, "text/plain", "");
-    resp.headers_mut().remove(header::CONTENT_TYPE);
+    let mut resp = bare(StatusCode::SWITCHING_PROTOCOLS);
     for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(value) {
             resp.headers_mut().append(name.clone(), v);
@@ -238,18 +235,6 @@ where
     // Streaming from the 101 on: a client may act on the 101 (and a test inject a fault into
     // streaming connections) before hyper hands the connection over below.
     session.ctx.entry.set_streaming();
-    let header = |name: &header::HeaderName| {
-        headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    };
-    let protocol = match header(&header::UPGRADE) {
-        Some("websocket") => {
-            format!("websocket:{}", header(&header::SEC_WEBSOCKET_PROTOCOL).unwrap_or_default())
-        }
-        _ => {
-            let name = header::HeaderName::from_static("x-stream-protocol-version");
-            format!("spdy:{}", header(&name).unwrap_or_default())
-        }
-    };
     session.ctx.cluster.audit.upgraded(protocol);
     let tracker = session.ctx.cluster.tracker.clone();
     tracker.spawn(

@@ -14,12 +14,15 @@ mod package;
 mod proc;
 mod units;
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tether_testsupport::prereq::{ALLOW_SKIP, skip_allowed, which};
 
 use crate::dist::{self, Built};
-
-/// Allows a check to be skipped when a tool it needs is missing.
-pub const ENV_ALLOW_SKIP: &str = "TETHER_ALLOW_SKIP";
 
 /// What a check found.
 pub enum Verdict {
@@ -40,8 +43,25 @@ pub struct Artefacts {
     pub tree: PathBuf,
     /// The Debian package (Linux only).
     pub deb: Option<PathBuf>,
+    /// The Debian package, unpacked: its root, once a check asked for it ([`Self::deb_tree`]).
+    deb_tree: OnceCell<PathBuf>,
     /// A scratch folder for this run.
     pub scratch: PathBuf,
+}
+
+impl Artefacts {
+    /// The Debian package as `dpkg-deb -x` unpacks it: its root. The first check that asks
+    /// unpacks it; the others look at the same files.
+    pub fn deb_tree(&self, dpkg_deb: &Path) -> anyhow::Result<&Path> {
+        if let Some(root) = self.deb_tree.get() {
+            return Ok(root);
+        }
+        let deb = self.deb.as_deref().context("no Debian package was built")?;
+        let root = self.scratch.join("deb");
+        let mut unpack = Command::new(dpkg_deb);
+        proc::success(unpack.arg("-x").arg(deb).arg(&root), Duration::from_secs(60))?;
+        Ok(self.deb_tree.get_or_init(|| root))
+    }
 }
 
 type Check = fn(&Artefacts) -> anyhow::Result<Verdict>;
@@ -78,7 +98,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let _stale = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
     let tree = files::unpack(&built.archive, &scratch.join("archive"))?;
-    let artefacts = Artefacts { root: root.to_owned(), built, tree, deb, scratch };
+    let deb_tree = OnceCell::new();
+    let artefacts = Artefacts { root: root.to_owned(), built, tree, deb, deb_tree, scratch };
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, check) in CHECKS {
         let started = std::time::Instant::now();
@@ -110,15 +131,13 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 /// The path of `tool` on PATH; `Err(Skip)` when missing and skipping is allowed, else an
 /// error that says how to install it.
 pub fn tool(tool: &str, package: &str) -> Result<PathBuf, anyhow::Result<Verdict>> {
-    let found = std::env::var_os("PATH")
-        .and_then(|path| std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| p.is_file()));
-    found.ok_or_else(|| {
-        if std::env::var(ENV_ALLOW_SKIP).is_ok_and(|v| v == "1") {
-            Ok(Verdict::Skip(format!("{tool} is missing ({ENV_ALLOW_SKIP}=1)")))
+    which(tool).ok_or_else(|| {
+        if skip_allowed() {
+            Ok(Verdict::Skip(format!("{tool} is missing ({ALLOW_SKIP}=1)")))
         } else {
             Err(anyhow::anyhow!(
                 "{tool} is missing: install it (`apt-get install {package}`; .ci/run does), or set \
-                 {ENV_ALLOW_SKIP}=1 to skip this check"
+                 {ALLOW_SKIP}=1 to skip this check"
             ))
         }
     })

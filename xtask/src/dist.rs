@@ -73,15 +73,15 @@ pub fn host_target() -> anyhow::Result<String> {
 /// Builds the release binaries of `target` (the host's when `None`), then its archive, then the
 /// sums and manifests over every archive.
 pub fn run(root: &Path, target: Option<&str>) -> anyhow::Result<Built> {
-    let built = build(root, target)?;
+    let (triple, bins) = build(root, target)?;
     let stage_root = out_dir(root).join("stage");
-    let stage = stage_root.join(archive_name(&built.target));
+    let stage = stage_root.join(archive_name(&triple));
     let _stale = std::fs::remove_dir_all(&stage);
-    lay_out(root, &built.bins, &stage)?;
-    let archive = out_dir(root).join(format!("{}.tar.gz", archive_name(&built.target)));
+    lay_out(root, &bins, &stage)?;
+    let archive = out_dir(root).join(format!("{}.tar.gz", archive_name(&triple)));
     archive::write(&stage, &archive)?;
     manifests::write(root, &out_dir(root))?;
-    let built = Built { archive, stage, ..built };
+    let built = Built { target: triple, named: target.is_some(), bins, archive, stage };
     report(&built)?;
     Ok(built)
 }
@@ -92,8 +92,8 @@ pub fn manifests_only(root: &Path) -> anyhow::Result<()> {
     manifests::write(root, &out_dir(root))
 }
 
-/// `cargo build --release` of the shipped binaries; where they are.
-fn build(root: &Path, target: Option<&str>) -> anyhow::Result<Built> {
+/// `cargo build --release` of the shipped binaries; the target triple and where they are.
+fn build(root: &Path, target: Option<&str>) -> anyhow::Result<(String, PathBuf)> {
     let mut args = vec!["build", "--release", "--locked"];
     for package in PACKAGES {
         args.extend(["-p", package]);
@@ -102,12 +102,10 @@ fn build(root: &Path, target: Option<&str>) -> anyhow::Result<Built> {
         args.extend(["--target", target]);
     }
     cargo(root, &args)?;
-    let (triple, bins) = match target {
+    Ok(match target {
         Some(t) => (t.to_owned(), target_dir(root).join(t).join("release")),
         None => (host_target()?, target_dir(root).join("release")),
-    };
-    let named = target.is_some();
-    Ok(Built { target: triple, named, bins, archive: PathBuf::new(), stage: PathBuf::new() })
+    })
 }
 
 /// Lays the archive's files out in `stage`.
@@ -141,7 +139,7 @@ fn lay_out(root: &Path, bins: &Path, stage: &Path) -> anyhow::Result<()> {
 /// Lays out the files of the Debian package beside the binaries (`deb-assets/`), where
 /// cargo-deb's `target/release/` asset paths find them: man pages, completions, and the user
 /// units with `/usr/bin/tetherd`.
-pub fn lay_out_deb(bins: &Path) -> anyhow::Result<PathBuf> {
+pub fn lay_out_deb(bins: &Path) -> anyhow::Result<()> {
     let assets = bins.join("deb-assets");
     let _stale = std::fs::remove_dir_all(&assets);
     // Debian ships man pages gzipped.
@@ -158,8 +156,7 @@ pub fn lay_out_deb(bins: &Path) -> anyhow::Result<PathBuf> {
         &assets.join("systemd").join(systemd::SERVICE_UNIT),
         units.service.as_bytes(),
     )?;
-    link(&assets.join(PLUGIN_LINK))?;
-    Ok(assets)
+    link(&assets.join(PLUGIN_LINK))
 }
 
 /// Replaces `path` with `path.gz`, compressed as `gzip -9n` would (no name, no time).

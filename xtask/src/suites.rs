@@ -53,9 +53,7 @@ pub fn run(root: &Path, only: &[Suite]) -> anyhow::Result<()> {
 
 /// Where the built binaries are, for the suites of other languages.
 fn bin_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("debug")
+    crate::dist::target_dir(root).join("debug")
 }
 
 /// Runs cargo (the one running xtask) in `root`.
@@ -73,16 +71,24 @@ pub fn status(command: &mut Command, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A venv under `target/` with the package and its test extras, then pytest.
-fn python(root: &Path) -> anyhow::Result<()> {
+/// The Python of the venv both the Python and the extension's suites use, `target/venv`,
+/// created (from `PYTHON`, else `python3`) when missing.
+fn venv(root: &Path) -> anyhow::Result<PathBuf> {
     let venv = root.join("target/venv");
     let py = venv.join("bin/python");
     if !py.is_file() {
         let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
         status(Command::new(&system).args(["-m", "venv"]).arg(&venv), "python3 -m venv").context(
-            "Python 3.10 or newer is needed for the Python suite (set PYTHON to choose one)",
+            "Python 3.10 or newer is needed for the Python suite and the extension's debugpy \
+             test (set PYTHON to choose one)",
         )?;
     }
+    Ok(py)
+}
+
+/// A venv under `target/` with the package and its test extras, then pytest.
+fn python(root: &Path) -> anyhow::Result<()> {
+    let py = venv(root)?;
     let package = root.join("bindings/python");
     status(
         Command::new(&py)
@@ -104,14 +110,7 @@ fn python(root: &Path) -> anyhow::Result<()> {
 /// suite's (`target/venv`), at the version pinned here, passed on as `TETHER_PYTHON`.
 fn node(root: &Path) -> anyhow::Result<()> {
     const DEBUGPY: &str = "debugpy==1.8.22";
-    let venv = root.join("target/venv");
-    let py = venv.join("bin/python");
-    if !py.is_file() {
-        let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        status(Command::new(&system).args(["-m", "venv"]).arg(&venv), "python3 -m venv").context(
-            "Python 3.9 or newer is needed for the extension's debugpy test (set PYTHON to choose one)",
-        )?;
-    }
+    let py = venv(root)?;
     let pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", DEBUGPY];
     status(Command::new(&py).args(pip), "pip install debugpy")?;
     let ext = root.join("bindings/vscode");

@@ -2,12 +2,12 @@
 //! keeps it valid YAML, and keeps each job running what `.ci/run` runs (the script itself, or
 //! a `cargo xtask` task that `.ci/run` also calls).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 const WORKFLOW: &str = ".github/workflows/ci.yml";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace")
+fn root() -> PathBuf {
+    crate::suites::root().expect("xtask lives in the workspace")
 }
 
 /// The `run:` lines of every step of `job`.

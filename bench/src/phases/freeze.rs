@@ -9,6 +9,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tether_proto::pb;
 use tether_testkit::Fault;
+use tokio::sync::oneshot;
 
 use crate::conn::Dialer;
 use crate::results::{BlackholeLoad, Freeze};
@@ -20,6 +21,8 @@ const FROZEN: Duration = Duration::from_secs(20);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// One new connection this often, during the blackhole phase.
 const EVERY: Duration = Duration::from_millis(100);
+/// The transfer in flight has started once this much of it is written.
+const FIRST_WRITE: usize = 64 * 1024;
 
 /// One echo round trip on a new connection: how long it took, served or not.
 fn echo(dialer: &Dialer, seed: u8) -> (Duration, Result<(), String>) {
@@ -34,16 +37,33 @@ fn echo(dialer: &Dialer, seed: u8) -> (Duration, Result<(), String>) {
 }
 
 /// A transfer in flight when the daemon stops: its echo lands in the kernel's buffer during the
-/// freeze and is read at the thaw (stale bytes, which must not count as life).
-fn in_flight(dialer: Dialer) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
+/// freeze and is read at the thaw (stale bytes, which must not count as life). The receiver
+/// hears once it is dialed and its first bytes are written, or why it could not be.
+fn in_flight(
+    dialer: Dialer,
+) -> (std::thread::JoinHandle<()>, oneshot::Receiver<Result<(), String>>) {
+    let (started, started_rx) = oneshot::channel();
+    let thread = std::thread::spawn(move || {
         use std::io::{Read as _, Write as _};
-        let Ok(mut conn) = dialer.dial(REQUEST_TIMEOUT * 2) else { return };
         let data = vec![7u8; 8 << 20];
-        let _sent = conn.write_all(&data);
+        let (first, rest) = data.split_at(FIRST_WRITE);
+        let conn =
+            dialer.dial(REQUEST_TIMEOUT * 2).and_then(|mut c| c.write_all(first).map(|()| c));
+        let mut conn = match conn {
+            Ok(conn) => {
+                let _heard = started.send(Ok(()));
+                conn
+            }
+            Err(e) => {
+                let _heard = started.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let _sent = conn.write_all(rest);
         let mut sink = vec![0u8; 64 * 1024];
         while matches!(conn.read(&mut sink), Ok(1..)) {}
-    })
+    });
+    (thread, started_rx)
 }
 
 async fn ready(w: &mut World) -> anyhow::Result<u16> {
@@ -72,8 +92,15 @@ async fn freeze(w: &mut World) -> anyhow::Result<Freeze> {
     let dialer = Dialer::local(port);
     let d = dialer.clone();
     tokio::task::spawn_blocking(move || echo(&d, 1)).await?.1.map_err(anyhow::Error::msg)?;
-    let transfer = in_flight(dialer.clone());
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    let (transfer, started) = in_flight(dialer.clone());
+    match tokio::time::timeout(REQUEST_TIMEOUT, started).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => anyhow::bail!("the transfer to freeze in flight failed to start: {e}"),
+        Ok(Err(_)) => anyhow::bail!("the transfer to freeze in flight ended before it started"),
+        Err(_) => anyhow::bail!(
+            "the transfer to freeze in flight did not start within {REQUEST_TIMEOUT:?}"
+        ),
+    }
     let pid = Pid::from_raw(w.tetherd.pid());
     kill(pid, Signal::SIGSTOP)?;
     let blackholed = w.inject(Fault::Blackhole).await;

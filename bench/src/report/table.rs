@@ -251,7 +251,8 @@ fn exec_rows(r: &Results) -> Vec<Row> {
     rows
 }
 
-/// `15.004 s (max 19.998 s, n=3; Ready again 4 ms later)`.
+/// `1.204 s, 980.12 ms (n=2, 0 failed before)`: after each thaw, how long until a new connection
+/// was served, and the requests that failed before that, over all runs.
 fn freeze(r: &Results) -> Option<String> {
     if r.freeze.is_empty() {
         return None;
@@ -261,6 +262,7 @@ fn freeze(r: &Results) -> Option<String> {
     Some(format!("{} (n={}, {failed} failed before)", all.join(", "), all.len()))
 }
 
+/// `15.004 s (max 19.998 s, n=3; Ready again 4 ms later)`.
 fn half_open(r: &Results) -> Option<String> {
     let detected: Vec<Duration> = r.half_open.iter().map(|h| h.detected).collect();
     let s = Summary::of(&detected)?;

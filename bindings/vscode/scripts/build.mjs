@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-export const SCHEMA = path.resolve(root, '../python/src/tether/_proto/tether_v1.binpb');
+const SCHEMA = path.resolve(root, '../python/src/tether/_proto/tether_v1.binpb');
 const dist = path.join(root, 'dist');
 
 fs.rmSync(dist, { recursive: true, force: true });

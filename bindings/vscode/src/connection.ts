@@ -41,13 +41,10 @@ export class Connection {
     return client;
   }
 
-  /** The current client, or a new one; with `start`, runs `tether daemon start` when none answers. */
-  ensure(start: boolean): Promise<TetherClient> {
+  /** The current client, or a new one; runs `tether daemon start` when none answers. */
+  ensure(): Promise<TetherClient> {
     if (this.client && this.client.socket === this.opts.socket()) {
       return Promise.resolve(this.client);
-    }
-    if (!start) {
-      return this.connect();
     }
     this.starting ??= connectOrStart(
       () => this.connect(),

@@ -8,9 +8,9 @@ import { TetherError } from './api/errors';
 const START_MS = 20_000;
 
 /** Runs `CLI --socket SOCKET daemon start`; resolves with its output, rejects with a TetherError. */
-export function startDaemon(cli: string, socket: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export function startDaemon(cli: string, socket: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cli, ['--socket', socket, 'daemon', 'start'], { env, timeout: START_MS }, (err, stdout, stderr) => {
+    execFile(cli, ['--socket', socket, 'daemon', 'start'], { timeout: START_MS }, (err, stdout, stderr) => {
       if (!err) {
         resolve(stdout);
         return;

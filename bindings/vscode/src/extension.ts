@@ -98,10 +98,7 @@ function debugging(ctx: Ctx, decided: (s: Tracked, d: Decision) => void): Reatta
   const reattacher = new Reattacher(
     {
       now: Date.now,
-      setTimer: (fn, ms) => {
-        const t = setTimeout(fn, Math.max(0, ms));
-        return () => clearTimeout(t);
-      },
+      setTimer: timer,
       waitReady: (name, since, ms) => store.waitReady(name, since, ms),
       start: async (t) => {
         const folder = t.folder as vscode.WorkspaceFolder | undefined;
@@ -123,9 +120,9 @@ function debugging(ctx: Ctx, decided: (s: Tracked, d: Decision) => void): Reatta
       }
       const original = structuredClone(config) as DebugConfig;
       try {
-        const client = await conn.ensure(true);
+        const client = await conn.ensure();
         const target = String((config.tether as { target?: unknown }).target);
-        const resolved = await vscode.window.withProgress(
+        const { config: resolved, marker } = await vscode.window.withProgress(
           { location: vscode.ProgressLocation.Window, title: `Tether: forwarding to ${target}` },
           () =>
             resolveTether(config, client, {
@@ -135,10 +132,9 @@ function debugging(ctx: Ctx, decided: (s: Tracked, d: Decision) => void): Reatta
               waitMs: settings().get<number>('readyTimeoutSeconds', 60) * 1000,
             }),
         );
-        const marker = markerOf(resolved.config)!;
         originals.set(marker.id, { config: original, folder });
         log.appendLine(`${config.name ?? config.type}: ${marker.forward} Ready on pod ${marker.pod}, attaching to ${marker.local}`);
-        return resolved.config as vscode.DebugConfiguration;
+        return resolved as vscode.DebugConfiguration;
       } catch (err) {
         void vscode.window.showErrorMessage(`Tether: cannot start "${config.name ?? config.type}": ${messageOf(err)}`);
         return undefined;
@@ -274,10 +270,7 @@ function follow(ctx: Ctx, reattacher: Reattacher): EventFeed<Event> {
       ctx.sessions = [];
       ctx.sessionsChanged.fire();
     },
-    setTimer: (fn, ms) => {
-      const t = setTimeout(fn, ms);
-      return () => clearTimeout(t);
-    },
+    setTimer: timer,
   });
   feed.start();
   ctx.context.subscriptions.push({ dispose: () => feed.stop() });
@@ -308,7 +301,7 @@ function commands(ctx: Ctx): void {
   const { conn, store } = ctx;
   const withClient = async (what: string, fn: (c: TetherClient) => Promise<unknown>): Promise<void> => {
     try {
-      await fn(await conn.ensure(true));
+      await fn(await conn.ensure());
       ctx.feed?.retryNow();
     } catch (err) {
       void vscode.window.showErrorMessage(`Tether: ${what}: ${messageOf(err)}`);
@@ -436,6 +429,12 @@ function nameOf(node?: Node): string {
     throw new Error('run this command from the Tether view');
   }
   return node.name;
+}
+
+/** Runs `fn` after `ms` (at once when `ms` is not positive); returns a cancel function. */
+function timer(fn: () => void, ms: number): () => void {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
 }
 
 function uid(): number {

@@ -4,15 +4,21 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { builtinModules } from 'node:module';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status as Status } from '@grpc/grpc-js';
+import type { TetherApi } from '../src/extension';
 import type { ForwardSpec } from '../src/api/types';
 import { readyForward, startFakeDaemon, type FakeDaemon } from './fake/daemon';
 import { BUNDLE, loadBundle } from './fake/load';
 import { createFakeVscode, dispose, fakeContext, type Fake } from './fake/vscode';
-import { SCHEMA } from './harness/bins';
+import { EXT_ROOT, SCHEMA } from './harness/bins';
 
-type Provider = { resolveDebugConfigurationWithSubstitutedVariables(folder: unknown, config: object): Promise<Record<string, unknown> | undefined> };
+/** Resolves `config`, checks that no session starts, and returns the error shown instead. */
+async function refusal(fake: Fake, config: object): Promise<string> {
+  assert.equal(await fake.resolve(config), undefined);
+  return fake.recorded.errors.at(-1)!;
+}
 
 describe('the bundle', () => {
   it('has only vscode as an external module', () => {
@@ -45,15 +51,13 @@ describe('activate() against a fake daemon', () => {
   let daemon: FakeDaemon;
   let fake: Fake;
   let context: ReturnType<typeof fakeContext>;
-  let provider: Provider;
-  let api: ReturnType<ReturnType<typeof loadBundle>['activate']>;
+  let api: TetherApi;
 
   before(async () => {
     daemon = await startFakeDaemon();
     fake = createFakeVscode({ socketPath: daemon.socket, cliPath: '/nonexistent/tether', readyTimeoutSeconds: 5 });
     context = fakeContext();
     api = loadBundle(fake).activate(context);
-    provider = fake.recorded.providers.get('*') as unknown as Provider;
   });
   after(async () => {
     dispose(context);
@@ -64,7 +68,7 @@ describe('activate() against a fake daemon', () => {
     assert.ok(fake.recorded.providers.has('*'));
     assert.ok(fake.recorded.providers.has('tether'));
     assert.ok(fake.recorded.trackerFactories.has('*'));
-    const pkg = JSON.parse(fs.readFileSync(BUNDLE.replace(/dist\/extension\.js$/, 'package.json'), 'utf8'));
+    const pkg = JSON.parse(fs.readFileSync(path.join(EXT_ROOT, 'package.json'), 'utf8'));
     const declared = pkg.contributes.commands.map((c: { command: string }) => c.command).sort();
     assert.deepEqual([...fake.recorded.commands.keys()].sort(), declared);
   });
@@ -77,7 +81,7 @@ describe('activate() against a fake daemon', () => {
 
   it('passes configurations without a tether block through untouched', async () => {
     const config = { type: 'node', request: 'attach', name: 'local', port: 9229 };
-    assert.deepEqual(await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, config), config);
+    assert.deepEqual(await fake.resolve(config), config);
   });
 
   it('creates the forward (wait_ready, derived name) and rewrites the configuration', async () => {
@@ -88,7 +92,7 @@ describe('activate() against a fake daemon', () => {
       justMyCode: false,
       tether: { target: 'deploy/api', namespace: 'shop', port: '5678', reattach: 'auto' },
     };
-    const out = await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, config);
+    const out = await fake.resolve(config);
     assert.ok(out, fake.recorded.errors.join('\n'));
     assert.deepEqual(out.connect, { host: '127.0.0.1', port: 40001 });
     assert.equal(out.justMyCode, false);
@@ -106,38 +110,20 @@ describe('activate() against a fake daemon', () => {
       f.status = { ...f.status, phase: 'PHASE_FAILED', pod: '', reason_kind: 'REASON_KIND_FORBIDDEN', reason: 'pods "api" is forbidden' };
       return f;
     };
-    const out = await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, {
-      type: 'node',
-      request: 'attach',
-      name: 'api',
-      tether: { target: 'deploy/api', port: 9229 },
-    });
-    assert.equal(out, undefined);
-    assert.match(fake.recorded.errors.at(-1)!, /cannot start "api".*failed: Forbidden: pods "api" is forbidden/);
+    const shown = await refusal(fake, { type: 'node', request: 'attach', name: 'api', tether: { target: 'deploy/api', port: 9229 } });
+    assert.match(shown, /cannot start "api".*failed: Forbidden: pods "api" is forbidden/);
   });
 
   it("shows the daemon's refusal (another spec under the name) as it words it", async () => {
     daemon.script.create = () => ({ code: Status.ALREADY_EXISTS, details: 'forward dbg-x exists with another spec.ports' });
-    const out = await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, {
-      type: 'java',
-      request: 'attach',
-      name: 'jvm',
-      tether: { target: 'deploy/api', port: 5005 },
-    });
-    assert.equal(out, undefined);
-    assert.match(fake.recorded.errors.at(-1)!, /cannot start "jvm".*exists with another spec\.ports/);
+    const shown = await refusal(fake, { type: 'java', request: 'attach', name: 'jvm', tether: { target: 'deploy/api', port: 5005 } });
+    assert.match(shown, /cannot start "jvm".*exists with another spec\.ports/);
   });
 
   it('configuration errors are shown before any forward is created', async () => {
     const before = daemon.creates.length;
-    const out = await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, {
-      type: 'node',
-      request: 'launch',
-      name: 'bad',
-      tether: { port: 9229 },
-    });
-    assert.equal(out, undefined);
-    assert.match(fake.recorded.errors.at(-1)!, /tether\.target is required/);
+    const shown = await refusal(fake, { type: 'node', request: 'launch', name: 'bad', tether: { port: 9229 } });
+    assert.match(shown, /tether\.target is required/);
     assert.equal(daemon.creates.length, before);
   });
 
@@ -152,7 +138,7 @@ describe('activate() against a fake daemon', () => {
     daemon.script.create = (spec) => readyForward(spec, '127.0.0.1:40002', 'api-1');
     const config = { type: 'node', request: 'attach', name: 'web', tether: { target: 'deploy/web', port: 9229 } };
     const folder = { name: 'ws', uri: { fsPath: '/ws' } };
-    const resolved = (await provider.resolveDebugConfigurationWithSubstitutedVariables(folder, config))!;
+    const resolved = (await fake.resolve(config, folder))!;
     assert.ok(resolved, fake.recorded.errors.join('\n'));
     const name = daemon.creates.at(-1)!.spec.name;
     daemon.script.forwards = [readyForward(daemon.creates.at(-1)!.spec, '127.0.0.1:40002', 'api-1')];
@@ -176,7 +162,7 @@ describe('activate() against a fake daemon', () => {
 
   it('a user stop (disconnect before the adapter ended) does not re-attach', async () => {
     const config = { type: 'node', request: 'attach', name: 'web', tether: { target: 'deploy/web', port: 9229 } };
-    const resolved = (await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, config))!;
+    const resolved = (await fake.resolve(config))!;
     const decisions: string[] = [];
     const sub = api.onDecision((_s, d) => decisions.push(d.action));
     const session = { id: 'dbg-2', type: 'node', name: 'web', configuration: resolved };
@@ -212,17 +198,10 @@ describe('activate() against a daemon of another API version', () => {
     };
     const fake = createFakeVscode({ socketPath: daemon.socket });
     const context = fakeContext();
-    const provider = fake.recorded.providers;
     loadBundle(fake).activate(context);
     try {
-      const out = await (provider.get('*') as unknown as Provider).resolveDebugConfigurationWithSubstitutedVariables(undefined, {
-        type: 'node',
-        request: 'attach',
-        name: 'x',
-        tether: { target: 'deploy/web', port: 9229 },
-      });
-      assert.equal(out, undefined);
-      assert.match(fake.recorded.errors.at(-1)!, /tetherd 2\.0\.0 \(API v2\).*extension 0\.1\.0 \(API v1\)/);
+      const shown = await refusal(fake, { type: 'node', request: 'attach', name: 'x', tether: { target: 'deploy/web', port: 9229 } });
+      assert.match(shown, /tetherd 2\.0\.0 \(API v2\).*extension 0\.1\.0 \(API v1\)/);
     } finally {
       dispose(context);
       await daemon.stop();
@@ -238,15 +217,9 @@ describe('activate() with an untrusted socket folder', () => {
     const context = fakeContext();
     loadBundle(fake).activate(context);
     try {
-      const out = await (fake.recorded.providers.get('*') as unknown as Provider).resolveDebugConfigurationWithSubstitutedVariables(undefined, {
-        type: 'node',
-        request: 'attach',
-        name: 'x',
-        tether: { target: 'deploy/web', port: 9229 },
-      });
-      assert.equal(out, undefined);
-      assert.ok(fake.recorded.errors.at(-1)!.includes(`refusing tetherd's socket folder ${daemon.dir}`), fake.recorded.errors.at(-1));
-      assert.match(fake.recorded.errors.at(-1)!, /mode 0777/);
+      const shown = await refusal(fake, { type: 'node', request: 'attach', name: 'x', tether: { target: 'deploy/web', port: 9229 } });
+      assert.ok(shown.includes(`refusing tetherd's socket folder ${daemon.dir}`), shown);
+      assert.match(shown, /mode 0777/);
       assert.equal(daemon.creates.length, 0);
     } finally {
       dispose(context);

@@ -8,16 +8,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import type { TetherApi } from '../src/extension';
 import { loadBundle } from './fake/load';
 import { createFakeVscode, dispose, fakeContext, type Fake } from './fake/vscode';
 import { bin, EXT_ROOT, python } from './harness/bins';
 import { eventually, startTestkit, startTetherd, type Proc } from './harness/cluster';
 import { dapInitialize, getJson, openInspector } from './harness/debuggers';
 
-type Provider = {
-  resolveDebugConfigurationWithSubstitutedVariables(folder: unknown, config: object): Promise<Record<string, unknown> | undefined>;
-};
-type Api = ReturnType<ReturnType<typeof loadBundle>['activate']>;
 
 const FIXTURES = path.join(EXT_ROOT, 'test/fixtures');
 const run = promisify(execFile);
@@ -71,8 +68,7 @@ describe('against tetherd and tether-testkit', { timeout: 240_000 }, () => {
   let daemon: Proc;
   let fake: Fake;
   let context: ReturnType<typeof fakeContext>;
-  let api: Api;
-  let provider: Provider;
+  let api: TetherApi;
 
   before(async () => {
     const py = python();
@@ -85,7 +81,6 @@ describe('against tetherd and tether-testkit', { timeout: 240_000 }, () => {
     fake = createFakeVscode({ socketPath: socket, cliPath: bin('tether'), readyTimeoutSeconds: 30 });
     context = fakeContext();
     api = loadBundle(fake).activate(context);
-    provider = fake.recorded.providers.get('*') as unknown as Provider;
     await fake.until('the extension follows tetherd', () => api.store.connected, 20_000);
   });
 
@@ -105,7 +100,7 @@ describe('against tetherd and tether-testkit', { timeout: 240_000 }, () => {
   });
 
   it('node: a configuration resolved through the extension reaches the inspector', async () => {
-    const resolved = await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, nodeConfig());
+    const resolved = await fake.resolve(nodeConfig());
     assert.ok(resolved, fake.recorded.errors.join('\n'));
     assert.equal(resolved.address, '127.0.0.1');
     assert.equal(typeof resolved.port, 'number');
@@ -117,7 +112,7 @@ describe('against tetherd and tether-testkit', { timeout: 240_000 }, () => {
 
   it('node: after the pod is deleted, the same local port answers from the new pod and the re-attach fires', async (t) => {
     const config = nodeConfig();
-    const resolved = (await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, config))!;
+    const resolved = (await fake.resolve(config))!;
     const port = resolved.port as number;
     const [target] = await getJson<{ id: string; webSocketDebuggerUrl: string }[]>('127.0.0.1', port, '/json/list');
     assert.ok(target);
@@ -159,7 +154,7 @@ describe('against tetherd and tether-testkit', { timeout: 240_000 }, () => {
     assert.deepEqual(start.config, config, 'the same configuration, as written, is started again');
 
     // VS Code resolves the restarted configuration: same local port, and the debugger works.
-    const again = (await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, start.config))!;
+    const again = (await fake.resolve(start.config))!;
     assert.equal(again.port, port);
     const [next] = await getJson<{ id: string; webSocketDebuggerUrl: string }[]>('127.0.0.1', port, '/json/list');
     assert.equal(next!.id, fresh.id);
@@ -179,7 +174,7 @@ describe('against tetherd and tether-testkit', { timeout: 240_000 }, () => {
   });
 
   it('debugpy: a DAP initialize through the resolved port succeeds', async () => {
-    const resolved = await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, {
+    const resolved = await fake.resolve({
       type: 'debugpy',
       request: 'attach',
       name: 'Python: attach in cluster',
@@ -214,7 +209,7 @@ describe('against tetherd and tether-testkit', { timeout: 240_000 }, () => {
   it('a target that does not exist: the reason is shown and no session starts', async () => {
     fake.settings.readyTimeoutSeconds = 3;
     try {
-      const resolved = await provider.resolveDebugConfigurationWithSubstitutedVariables(undefined, {
+      const resolved = await fake.resolve({
         type: 'java',
         request: 'attach',
         name: 'Java: attach in cluster',

@@ -85,16 +85,21 @@ pub(super) async fn stop(ctx: &Ctx) -> anyhow::Result<()> {
     out::line("tetherd stopped")
 }
 
-/// Prints GetInfo as `key: value` lines, then whether a service is installed.
-async fn status(ctx: &Ctx) -> anyhow::Result<()> {
-    let Some(mut daemon) = ctx.running_daemon().await? else {
-        return Err(ctx.not_running(&service::not_running_advice()).into());
-    };
+/// GetInfo of the running daemon; `None` when none runs.
+async fn info(ctx: &Ctx) -> anyhow::Result<Option<pb::GetInfoResponse>> {
+    let Some(mut daemon) = ctx.running_daemon().await? else { return Ok(None) };
     let info = daemon
         .get_info(pb::GetInfoRequest {})
         .await
-        .map_err(|status| Failure::rpc("get tetherd's status", &status, None))?
-        .into_inner();
+        .map_err(|status| Failure::rpc("get tetherd's status", &status, None))?;
+    Ok(Some(info.into_inner()))
+}
+
+/// Prints GetInfo as `key: value` lines, then whether a service is installed.
+async fn status(ctx: &Ctx) -> anyhow::Result<()> {
+    let Some(info) = info(ctx).await? else {
+        return Err(ctx.not_running(&service::not_running_advice()).into());
+    };
     let installed = service::installed().map_or_else(
         || "none (`tether daemon install` runs tetherd as a user service)".to_owned(),
         |found| service::files(&found),
@@ -105,16 +110,11 @@ async fn status(ctx: &Ctx) -> anyhow::Result<()> {
 /// How the daemon was started, as GetInfo's `launch` says, in words.
 #[must_use]
 pub fn launch_words(launch: &str) -> String {
-    let words = match launch {
-        "autostart" => "auto-started by a tether client",
-        "systemd" => "a systemd user service",
-        "systemd-socket" => "socket-activated by systemd",
-        "launchd" => "a launchd agent",
-        "foreground" => "started by hand",
-        "" => return "<unknown>".into(),
-        _ => return launch.into(),
-    };
-    format!("{launch} ({words})")
+    match tether_proto::Launch::from_name(launch) {
+        Some(known) => format!("{launch} ({})", known.words()),
+        None if launch.is_empty() => "<unknown>".into(),
+        None => launch.into(),
+    }
 }
 
 /// GetInfo as `key: value` lines, one per field.

@@ -9,7 +9,7 @@ use tonic::Code;
 
 use super::{Ctx, kubeconfig_list};
 use crate::args::{ENV_KUBECONFIG, ForwardArgs};
-use crate::error::{Exit, Failure};
+use crate::error::{Exit, Failure, is_transport};
 use crate::out;
 use crate::view::ForwardView;
 
@@ -47,14 +47,17 @@ pub async fn run(ctx: &Ctx, args: ForwardArgs) -> anyhow::Result<()> {
     };
     let view = ForwardView::from(&forward);
     if view.exposed() && !existed {
-        eprintln!(
+        out::note(&format!(
             "warning: forward {} listens on {}: anyone who can reach this machine can use it, and \
              it listens again after every restart; remove it with `tether rm {}` when done",
             view.name, view.address, view.name
-        );
+        ));
     }
     if existed {
-        eprintln!("note: forward {} already existed with this spec; nothing changed", view.name);
+        out::note(&format!(
+            "note: forward {} already existed with this spec; nothing changed",
+            view.name
+        ));
     }
     if !args.wait {
         return out::line(&forward_line(&view, existed));
@@ -90,21 +93,15 @@ fn create_failure(args: &ForwardArgs, status: &tonic::Status, wait: Duration) ->
             "check your access with `{}`",
             kubectl(args, "auth can-i create pods/portforward")
         )),
-        _ => None,
-    };
-    // The daemon stopped answering half-way (it crashed, or was stopped): the forward is stored
-    // before the answer, so it may well exist.
-    let cut_short = matches!(status.code(), Code::Unavailable | Code::Unknown | Code::Cancelled)
-        && std::error::Error::source(status).is_some();
-    let hint = if cut_short {
-        Some(
+        // The daemon stopped answering half-way (it crashed, or was stopped): the forward is
+        // stored before the answer, so it may well exist.
+        Code::Unavailable | Code::Unknown | Code::Cancelled if is_transport(status) => Some(
             "tetherd stopped answering while creating it, so the forward may have been created: \
              check with `tether ls`, and run the same `tether forward` again to make sure (it is \
              idempotent)"
                 .to_owned(),
-        )
-    } else {
-        hint
+        ),
+        _ => None,
     };
     let mut failure = Failure::rpc(&format!("create forward {name}"), status, hint);
     if args.wait && status.code() == Code::DeadlineExceeded {
@@ -159,7 +156,7 @@ pub fn ready_addresses(view: &ForwardView, waited: Duration) -> Result<Vec<Strin
     let message = match view.status.phase {
         "Ready" => return Ok(view.status.local_addresses.clone()),
         // Said at once: only the user can fix it (kubectl fails the same way).
-        _ if view.status.reason_kind == Some("NoSuchPort") => format!(
+        _ if view.status.kind == Some(pb::ReasonKind::NoSuchPort) => format!(
             "forward {name} cannot serve: {}; it waits for a pod that has that port: fix the port \
              and run `tether forward` again, or remove it with `tether rm {name}`",
             view.status.reason

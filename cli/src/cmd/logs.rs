@@ -65,7 +65,7 @@ async fn log_file(ctx: &Ctx) -> anyhow::Result<PathBuf> {
         if !info.log_file.is_empty() {
             return Ok(PathBuf::from(info.log_file));
         }
-        if info.launch.starts_with("systemd") {
+        if tether_proto::Launch::from_name(&info.launch).is_some_and(|l| l.journal()) {
             let message = "tetherd runs under systemd and logs to the journal: \
                            `journalctl --user -u tetherd` (add -f to follow)";
             return Err(Failure::new(Exit::Error, message).into());

@@ -109,5 +109,5 @@ pub fn uninstall_plan(dir: &Path, uid: u32) -> Result<Vec<Step>, ServiceError> {
 #[must_use]
 pub fn installed(dir: &Path) -> Option<Installed> {
     let path = dir.join(file_name());
-    path.exists().then(|| Installed { ours: super::is_ours(&path), files: vec![path] })
+    path.exists().then(|| Installed { files: vec![path] })
 }

@@ -124,8 +124,7 @@ pub fn install_plan(units: &Units, dir: &Path) -> Vec<Step> {
 /// # Errors
 /// [`ServiceError::NotOurs`] for a unit in `dir` that install did not write.
 pub fn uninstall_plan(dir: &Path) -> Result<Vec<Step>, ServiceError> {
-    let files: Vec<PathBuf> =
-        [SOCKET_UNIT, SERVICE_UNIT].iter().map(|u| dir.join(u)).filter(|p| p.exists()).collect();
+    let files = present(dir);
     if files.is_empty() {
         return Ok(Vec::new());
     }
@@ -144,16 +143,10 @@ pub fn uninstall_plan(dir: &Path) -> Result<Vec<Step>, ServiceError> {
 #[must_use]
 pub fn installed(user_dir: &Path) -> Option<Installed> {
     let dirs = std::iter::once(user_dir.to_owned()).chain(PACKAGE_UNIT_DIRS.map(PathBuf::from));
-    for dir in dirs {
-        let files: Vec<PathBuf> = [SOCKET_UNIT, SERVICE_UNIT]
-            .iter()
-            .map(|u| dir.join(u))
-            .filter(|p| p.exists())
-            .collect();
-        if !files.is_empty() {
-            let ours = files.iter().all(|p| super::is_ours(p));
-            return Some(Installed { files, ours });
-        }
-    }
-    None
+    dirs.map(|dir| present(&dir)).find(|files| !files.is_empty()).map(|files| Installed { files })
+}
+
+/// The units that are in `dir`.
+fn present(dir: &Path) -> Vec<PathBuf> {
+    [SOCKET_UNIT, SERVICE_UNIT].iter().map(|u| dir.join(u)).filter(|p| p.exists()).collect()
 }

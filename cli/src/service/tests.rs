@@ -13,13 +13,6 @@ fn installing(socket: Socket, env: &[(&str, &str)]) -> Service {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tether-service-{name}-{}", std::process::id()));
-    let _fresh = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create");
-    dir
-}
-
 #[test]
 fn packaged_units_listen_where_clients_look_and_record_nothing() {
     let units = systemd::render(&Service::packaged("/usr/bin/tetherd")).expect("render");
@@ -104,24 +97,25 @@ fn install_writes_then_reloads_enables_and_restarts() {
 
 #[test]
 fn uninstall_removes_only_what_install_wrote() {
-    let dir = temp_dir("uninstall");
-    assert_eq!(systemd::uninstall_plan(&dir).expect("plan"), []);
+    let dir = tether_testsupport::TempDir::new("service-uninstall");
+    let dir = dir.path();
+    assert_eq!(systemd::uninstall_plan(dir).expect("plan"), []);
     let units = systemd::render(&installing(Socket::Default, &[])).expect("render");
     std::fs::write(dir.join("tetherd.socket"), &units.socket).expect("write");
     std::fs::write(dir.join("tetherd.service"), &units.service).expect("write");
-    let installed = systemd::installed(&dir).expect("installed");
-    assert!(installed.ours && installed.files.len() == 2);
-    let plan = systemd::uninstall_plan(&dir).expect("plan");
+    let installed = systemd::installed(dir).expect("installed");
+    assert!(installed.files.iter().all(|p| is_ours(p)) && installed.files.len() == 2);
+    let plan = systemd::uninstall_plan(dir).expect("plan");
     assert!(plan.contains(&Step::Remove { path: dir.join("tetherd.service") }), "{plan:?}");
     assert_eq!(plan.last(), Some(&Step::run("systemctl", &["--user", "daemon-reload"])));
 
     std::fs::write(dir.join("tetherd.service"), "[Service]\nExecStart=/mine\n").expect("write");
-    let err = systemd::uninstall_plan(&dir).expect_err("foreign");
+    let err = systemd::uninstall_plan(dir).expect_err("foreign");
     assert!(matches!(err, ServiceError::NotOurs(ref p) if p.ends_with("tetherd.service")), "{err}");
     std::fs::write(dir.join("dev.tether.tetherd.plist"), "<plist/>").expect("write");
-    assert!(launchd::uninstall_plan(&dir, 501).is_err());
-    assert!(!launchd::installed(&dir).expect("found").ours);
-    std::fs::remove_dir_all(&dir).expect("cleanup");
+    assert!(launchd::uninstall_plan(dir, 501).is_err());
+    let plist = launchd::installed(dir).expect("found").files;
+    assert!(!plist.iter().any(|p| is_ours(p)));
 }
 
 #[test]

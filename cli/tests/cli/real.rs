@@ -50,23 +50,16 @@ async fn forward_ls_bad_input_rm_and_stop_against_the_real_daemon() {
     let tmp = TempDir::new("cli-real");
     let dir = tmp.path();
 
-    let out = run(
-        dir,
-        &daemon,
-        &[
-            "forward",
-            "svc/web",
-            ":80",
-            "--kubeconfig",
-            &kubeconfig,
-            "-n",
-            "default",
-            "--name",
-            "web",
-            "--wait",
-        ],
-    )
-    .await;
+    // `tether forward svc/web PORT` named web, waiting for it or not.
+    let web = |port, wait: bool| {
+        let mut args = vec!["forward", "svc/web", port, "--kubeconfig", kubeconfig.as_str()];
+        args.extend(["-n", "default", "--name", "web"]);
+        if wait {
+            args.push("--wait");
+        }
+        args
+    };
+    let out = run(dir, &daemon, &web(":80", true)).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let first = text(&out.stdout).trim().to_owned();
     let address = first.clone();
@@ -83,36 +76,13 @@ async fn forward_ls_bad_input_rm_and_stop_against_the_real_daemon() {
     assert!(body.starts_with("HTTP/1.0 200") && body.contains("web-"), "{body}");
 
     // The same forward again, as a script or an IDE would: the same address, and a note.
-    let again = [
-        "forward",
-        "svc/web",
-        ":80",
-        "--kubeconfig",
-        &kubeconfig,
-        "-n",
-        "default",
-        "--name",
-        "web",
-        "--wait",
-    ];
-    let out = run(dir, &daemon, &again).await;
+    let out = run(dir, &daemon, &web(":80", true)).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), first, "the same local address");
     assert!(text(&out.stderr).contains("already existed"), "{}", text(&out.stderr));
     // The same name with another port: refused, naming the field, with one hint that names
     // the forward (not the target).
-    let other = [
-        "forward",
-        "svc/web",
-        ":81",
-        "--kubeconfig",
-        &kubeconfig,
-        "-n",
-        "default",
-        "--name",
-        "web",
-    ];
-    let out = run(dir, &daemon, &other).await;
+    let out = run(dir, &daemon, &web(":81", false)).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("spec.ports :80, not :81"), "{err}");

@@ -99,6 +99,11 @@ pub fn remote_port(field: &str, text: &str) -> Result<Option<RemotePort>, Status
     Ok(Some(mapping.remote))
 }
 
+/// A reason's text, bounded: it echoes what clusters said, and every reply stays small.
+fn reason_text(r: &Reason) -> String {
+    limits::cut(&r.to_string(), limits::REASON)
+}
+
 fn reason_kind(r: &Reason) -> pb::ReasonKind {
     match r {
         Reason::Unauthorized(_) => pb::ReasonKind::Unauthorized,
@@ -133,7 +138,7 @@ pub fn status(s: &ForwardStatus) -> pb::ForwardStatus {
         phase: phase.into(),
         attempt,
         reason_kind: reason.map_or(pb::ReasonKind::Unspecified, reason_kind).into(),
-        reason: reason.map(ToString::to_string).unwrap_or_default(),
+        reason: reason.map(reason_text).unwrap_or_default(),
         pod: s.pod.clone().unwrap_or_default(),
         local_addresses: s.local_addresses.clone(),
         since_unix: s.since_ms / 1000,
@@ -206,7 +211,7 @@ pub fn event(e: &Event) -> pb::Event {
         }),
         EventKind::TunnelDown { pod, reason } => Kind::TunnelDown(pb::TunnelDown {
             pod: pod.clone(),
-            reason: limits::cut(&reason.to_string(), limits::REASON),
+            reason: reason_text(reason),
             reason_kind: reason_kind(reason).into(),
         }),
         EventKind::Deleted => Kind::Deleted(pb::Deleted {}),

@@ -24,10 +24,7 @@ pub(super) async fn dial(
     let Some(dial_request::Kind::Open(open)) = first.kind else {
         return Err(Status::invalid_argument("open: the first message must be open"));
     };
-    if open.forward.is_empty() {
-        return Err(Status::invalid_argument("open.forward: required"));
-    }
-    super::limits::check("open.forward", &open.forward, super::limits::NAME)?;
+    super::limits::required("open.forward", &open.forward, super::limits::NAME)?;
     super::limits::check("open.port", &open.port, super::limits::PORT)?;
     let port = convert::remote_port("open.port", &open.port)?;
     let (stream, pod, container_port) = state

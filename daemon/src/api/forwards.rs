@@ -32,10 +32,7 @@ pub(super) fn stream_of<T: Send + 'static>(
 
 /// A forward name in a request: present, and bounded before any lookup.
 fn name_of(field: &str, name: &str) -> Result<(), Status> {
-    if name.is_empty() {
-        return Err(Status::invalid_argument(format!("{field}: required")));
-    }
-    super::limits::check(field, name, super::limits::NAME)
+    super::limits::required(field, name, super::limits::NAME)
 }
 
 #[tonic::async_trait]

@@ -77,6 +77,18 @@ pub fn check(field: &str, value: &str, max: usize) -> Result<(), Status> {
     Ok(())
 }
 
+/// INVALID_ARGUMENT when `value` is empty or longer than `max` bytes: an identifier a request
+/// must carry, checked before any lookup.
+///
+/// # Errors
+/// Naming the field.
+pub fn required(field: &str, value: &str, max: usize) -> Result<(), Status> {
+    if value.is_empty() {
+        return Err(Status::invalid_argument(format!("{field}: required")));
+    }
+    check(field, value, max)
+}
+
 /// INVALID_ARGUMENT when there are more than `max` items.
 ///
 /// # Errors

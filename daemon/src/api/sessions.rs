@@ -31,10 +31,7 @@ fn status(e: &SessionError) -> Status {
 
 /// A session id in a request: present, and bounded before any lookup.
 fn id_of(field: &str, id: &str) -> Result<(), Status> {
-    if id.is_empty() {
-        return Err(Status::invalid_argument(format!("{field}: required")));
-    }
-    super::limits::check(field, id, super::limits::SESSION_ID)
+    super::limits::required(field, id, super::limits::SESSION_ID)
 }
 
 #[tonic::async_trait]

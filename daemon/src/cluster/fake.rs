@@ -28,8 +28,6 @@ pub(crate) enum PodBehavior {
     Echo,
     /// Refuses the connection after its first bytes, as a pod going away does.
     Refuse,
-    /// Says nothing, ever (a half-open tunnel).
-    Silent,
 }
 
 /// A Running pod with a `tcp` port 7000.
@@ -50,8 +48,8 @@ pub(crate) fn pod(name: &str, ready: bool) -> PodInfo {
 #[derive(Debug)]
 pub(crate) struct FakeCluster {
     pods: watch::Sender<Result<Vec<PodInfo>, ClusterError>>,
-    /// Every dial: the pod and when.
-    pub(crate) dials: Mutex<Vec<(String, Instant)>>,
+    /// When each dial was made.
+    pub(crate) dials: Mutex<Vec<Instant>>,
     /// Failures for the next dials, in order; an empty queue dials successfully.
     pub(crate) failures: Mutex<VecDeque<ClusterError>>,
     /// How each pod serves connections (echo when absent).
@@ -87,7 +85,7 @@ impl FakeCluster {
     }
 
     pub(crate) fn dial_times(&self) -> Vec<Instant> {
-        lock(&self.dials).iter().map(|d| d.1).collect()
+        lock(&self.dials).clone()
     }
 
     /// The last tunnel opened.
@@ -131,7 +129,7 @@ impl Cluster for FakeCluster {
         _probe_port: u16,
         _hint: Option<Protocol>,
     ) -> Result<Tunnel, ClusterError> {
-        lock(&self.dials).push((pod.to_owned(), Instant::now()));
+        lock(&self.dials).push(Instant::now());
         tokio::time::sleep(self.dial_time).await;
         if let Some(failure) = lock(&self.failures).pop_front() {
             return Err(failure);
@@ -270,8 +268,7 @@ async fn fake_pod(
                     Health::Dead(end) => end.clone(),
                     Health::Alive | Health::Probing { .. } => TunnelEnd::Closed,
                 };
-                let acknowledged = behavior != PodBehavior::Silent;
-                to_local.close(Some(EndReason::Tunnel { end, acknowledged }));
+                to_local.close(Some(EndReason::Tunnel { end, acknowledged: true }));
                 return;
             }
         };
@@ -292,7 +289,7 @@ async fn fake_pod(
                 to_local.close(Some(EndReason::Refused(refusal)));
                 return;
             }
-            (PodBehavior::Refuse | PodBehavior::Silent, Some(_)) => {}
+            (PodBehavior::Refuse, Some(_)) => {}
         }
     }
 }

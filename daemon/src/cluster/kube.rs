@@ -93,14 +93,21 @@ impl ClusterFactory for KubeFactory {
 pub struct KubeCluster {
     source: Source,
     namespace: String,
-    client: Mutex<(kube::Client, Option<SystemTime>)>,
+    current: Mutex<Current>,
     liveness: Liveness,
     cancel: CancellationToken,
     tracker: TaskTracker,
     /// The protocol that worked last, tried first next time.
     preferred: Mutex<Option<Protocol>>,
-    /// The credential plugin the context's user runs, if any, for messages.
-    plugin: Mutex<Option<String>>,
+}
+
+/// The client in use, the kubeconfig's modification time it was built from, and the credential
+/// plugin the context's user runs (for messages); replaced together on a reload.
+#[derive(Clone)]
+struct Current {
+    client: kube::Client,
+    stamp: Option<SystemTime>,
+    plugin: Option<String>,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -112,7 +119,7 @@ impl std::fmt::Debug for KubeCluster {
     }
 }
 
-fn config_err(e: impl std::fmt::Display) -> ClusterError {
+pub(super) fn config_err(e: impl std::fmt::Display) -> ClusterError {
     ClusterError::Config(e.to_string())
 }
 
@@ -160,10 +167,19 @@ async fn load_inner(source: &Source) -> Result<Loaded, ClusterError> {
     }
     let namespace = source.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
     let client = kube::Client::try_from(config).map_err(|e| match classify(&e) {
-        ClusterError::CredentialPlugin(why) => plugin_failure(plugin.as_deref(), &why),
+        plugin_error @ ClusterError::CredentialPlugin(_) => {
+            explain(plugin_error, plugin.as_deref())
+        }
         _ => config_err(e),
     })?;
     Ok(Loaded { client, namespace, plugin })
+}
+
+/// Says which credential plugin could not run, with the PATH the daemon has and the fix; other
+/// errors pass unchanged. Applied where errors leave the cluster: calls, the pod watch, dials.
+pub(super) fn explain(e: ClusterError, plugin: Option<&str>) -> ClusterError {
+    let ClusterError::CredentialPlugin(why) = e else { return e };
+    plugin_failure(plugin, &why)
 }
 
 /// A credential plugin that did not start: which, the PATH the daemon has, and the fix.
@@ -219,23 +235,31 @@ impl KubeCluster {
         let loaded = load(&source).await?;
         let stamp = modified(&source);
         Ok(Self {
+            current: Mutex::new(Current { client: loaded.client, stamp, plugin: loaded.plugin }),
             source,
             namespace: loaded.namespace,
-            client: Mutex::new((loaded.client, stamp)),
             liveness,
             cancel: cancel.clone(),
             tracker: tracker.clone(),
             preferred: Mutex::new(None),
-            plugin: Mutex::new(loaded.plugin),
         })
+    }
+
+    fn current(&self) -> Current {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The credential plugin the context's user runs, if any.
+    fn plugin(&self) -> Option<String> {
+        self.current().plugin
     }
 
     /// The current client, reloaded first if the kubeconfig file changed.
     async fn client(&self) -> Result<kube::Client, ClusterError> {
         let stamp = modified(&self.source);
-        let (client, seen) = self.client.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        if stamp == seen {
-            return Ok(client);
+        let current = self.current();
+        if stamp == current.stamp {
+            return Ok(current.client);
         }
         tracing::info!(kubeconfig = ?kubeconfig_path(&self.source), "kubeconfig changed: reloading");
         self.reload().await
@@ -244,10 +268,11 @@ impl KubeCluster {
     /// Builds a new client (running exec plugins again), for a 401 or a changed kubeconfig.
     async fn reload(&self) -> Result<kube::Client, ClusterError> {
         let loaded = load(&self.source).await?;
-        *self.client.lock().unwrap_or_else(PoisonError::into_inner) =
-            (loaded.client.clone(), modified(&self.source));
-        *self.plugin.lock().unwrap_or_else(PoisonError::into_inner) = loaded.plugin;
-        Ok(loaded.client)
+        let client = loaded.client.clone();
+        let stamp = modified(&self.source);
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) =
+            Current { client: loaded.client, stamp, plugin: loaded.plugin };
+        Ok(client)
     }
 
     /// Runs `op`; on 401 refreshes the credentials and runs it once more.
@@ -265,14 +290,7 @@ impl KubeCluster {
             }
             other => other,
         };
-        result.map_err(|e| self.explain(e))
-    }
-
-    /// Says which credential plugin could not run, with the PATH the daemon has and the fix.
-    fn explain(&self, e: ClusterError) -> ClusterError {
-        let ClusterError::CredentialPlugin(why) = e else { return e };
-        let plugin = self.plugin.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        plugin_failure(plugin.as_deref(), &why)
+        result.map_err(|e| explain(e, self.plugin().as_deref()))
     }
 
     async fn resolve_inner(

@@ -17,7 +17,7 @@ use tracing::Instrument as _;
 use super::events::{Event, EventKind, LiveCounters, Status, now_ms};
 use super::spec::{ForwardSpec, SpecError};
 use super::state::{Counters, Desired, ForwardState, StoredForward};
-use super::supervisor::{self, Context, Shared};
+use super::supervisor::{self, Active, Context, Shared};
 use crate::store::{Store, StoreError, blocking};
 
 /// Errors of registry operations, each with what to do about it.
@@ -201,17 +201,14 @@ impl Registry {
                     }
                 }
             }
-            let entry =
-                self.start(stored.clone(), if failure.is_none() { listeners } else { Vec::new() });
-            if let Some(e) = failure {
-                entry.cancel.cancel();
-                let reason = super::state::Reason::Bind(e.to_string());
-                entry.shared.status.send_replace(Status::new(
-                    ForwardState::Failed { reason },
-                    entry.shared.local_addresses(),
-                ));
-                problems.push((name.clone(), e));
-            }
+            let entry = match failure {
+                None => self.start(stored, listeners),
+                Some(e) => {
+                    let reason = super::state::Reason::Bind(e.to_string());
+                    problems.push((name.clone(), e));
+                    self.failed(stored, reason)
+                }
+            };
             self.entries.lock().await.insert(name, entry);
         }
         Ok(problems)
@@ -224,6 +221,38 @@ impl Registry {
         } else {
             ForwardState::Pending
         };
+        let (entry, active_tx, desired_rx) = self.entry(stored, initial);
+        let span = tracing::info_span!(
+            "forward",
+            name = %entry.shared.spec.name,
+            target = %entry.shared.spec.target
+        );
+        let task = supervisor::run(
+            self.ctx.clone(),
+            entry.shared.clone(),
+            listeners,
+            active_tx,
+            desired_rx,
+            entry.cancel.clone(),
+        );
+        self.ctx.tracker.spawn(task.instrument(span));
+        entry
+    }
+
+    /// A stored forward that cannot run (its local port is taken): kept, shown as failed with
+    /// `reason`, and without a supervisor, so nothing else sets its state.
+    fn failed(&self, stored: StoredForward, reason: super::state::Reason) -> Entry {
+        let (entry, _active_tx, _desired_rx) = self.entry(stored, ForwardState::Failed { reason });
+        entry.cancel.cancel();
+        entry
+    }
+
+    /// The entry of a stored forward in its initial state, and the ends its supervisor takes.
+    fn entry(
+        &self,
+        stored: StoredForward,
+        initial: ForwardState,
+    ) -> (Entry, watch::Sender<Option<Active>>, watch::Receiver<Desired>) {
         let (active_tx, active) = watch::channel(None);
         let shared = Arc::new(Shared {
             active,
@@ -237,18 +266,7 @@ impl Registry {
         shared.status.send_modify(|s| s.local_addresses = addresses);
         let (desired_tx, desired_rx) = watch::channel(stored.desired);
         let cancel = self.cancel.child_token();
-        let span =
-            tracing::info_span!("forward", name = %shared.spec.name, target = %shared.spec.target);
-        let task = supervisor::run(
-            self.ctx.clone(),
-            shared.clone(),
-            listeners,
-            active_tx,
-            desired_rx,
-            cancel.clone(),
-        );
-        self.ctx.tracker.spawn(task.instrument(span));
-        Entry { shared, desired_tx, cancel }
+        (Entry { shared, desired_tx, cancel }, active_tx, desired_rx)
     }
 
     /// Ensures a forward: validates, binds, stores and starts it, or returns the forward of the

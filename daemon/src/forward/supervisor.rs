@@ -349,20 +349,24 @@ impl Supervisor {
         }
     }
 
+    /// Try number `attempt` failed, or is about to be made: new connections wait, and the
+    /// state says why.
+    fn reconnecting(&mut self, attempt: u32, reason: Reason) {
+        self.attempt = attempt;
+        self.active_tx.send_replace(None);
+        self.enter(ForwardState::Reconnecting { attempt, reason }, None, None);
+    }
+
     /// One more failed try: shows it, and waits the backoff (a change of the pods ends the wait).
     fn retry(&mut self, reason: Reason) {
-        self.attempt += 1;
-        self.active_tx.send_replace(None);
-        self.enter(ForwardState::Reconnecting { attempt: self.attempt, reason }, None, None);
+        self.reconnecting(self.attempt + 1, reason);
         let delay = self.ctx.settings.backoff.delay(self.attempt, rand::random());
         self.step = Step::Waiting { until: Instant::now() + delay };
     }
 
     /// The tunnel in use is gone: the first retry is immediate.
     fn lost(&mut self, reason: Reason) {
-        self.attempt = 1;
-        self.active_tx.send_replace(None);
-        self.enter(ForwardState::Reconnecting { attempt: 1, reason }, None, None);
+        self.reconnecting(1, reason);
         self.choose();
     }
 
@@ -377,13 +381,7 @@ impl Supervisor {
         match self.pick(&pods) {
             Ok((pod, ports)) => self.dial(pod, ports),
             Err(reason) => {
-                self.attempt += 1;
-                self.active_tx.send_replace(None);
-                self.enter(
-                    ForwardState::Reconnecting { attempt: self.attempt, reason },
-                    None,
-                    None,
-                );
+                self.reconnecting(self.attempt + 1, reason);
                 // A usable pod appearing ends this wait at once.
                 self.step = Step::Waiting { until: Instant::now() + RECHECK };
             }
@@ -415,10 +413,7 @@ impl Supervisor {
 
     fn dial(&mut self, pod: PodInfo, ports: Vec<u16>) {
         let Some(resolution) = &self.resolution else { return self.resolve() };
-        let cluster = resolution.cluster.clone();
-        let (name, port) = (pod.name.clone(), ports[0]);
-        let tunnel = Box::pin(async move { cluster.port_forward(&name, port, None).await });
-        self.step = Step::Dialing(Box::new(Dial { pod, ports, started: Instant::now(), tunnel }));
+        self.step = Step::Dialing(Dial::start(&resolution.cluster, pod, ports));
     }
 
     fn dialed(&mut self, result: Result<Tunnel, ClusterError>) {

@@ -2,34 +2,23 @@
 //! start, and another user's calls refused with a reason.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
+use tether_testsupport::TempDir;
 
 use super::*;
 
-fn dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let d =
-        std::env::temp_dir().join(format!("tether-socket-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("dir");
-    d
-}
-
 #[tokio::test]
 async fn a_file_at_the_socket_path_is_never_removed() {
-    let d = dir("notes");
+    let d = TempDir::new("socket-notes");
     let notes = d.join("notes.txt");
     std::fs::write(&notes, "my notes").expect("write");
     let err = Listener::bind(&notes).expect_err("not a socket");
     assert!(matches!(err, SocketError::NotASocket(_)), "{err}");
     assert_eq!(std::fs::read_to_string(&notes).expect("kept"), "my notes");
-    let _cleaned = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn a_stale_socket_is_reclaimed_and_the_new_one_is_private_and_removed_on_drop() {
-    let d = dir("stale");
+    let d = TempDir::new("socket-stale");
     let path = d.join("tetherd.sock");
     // A daemon that died left its socket (and released its lock with its life).
     drop(std::os::unix::net::UnixListener::bind(&path).expect("a stale socket"));
@@ -41,24 +30,21 @@ async fn a_stale_socket_is_reclaimed_and_the_new_one_is_private_and_removed_on_d
     assert!(matches!(again, SocketError::AlreadyRunning(_)), "{again}");
     drop(listener);
     assert!(!path.exists(), "removed on drop");
-    let _cleaned = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn a_socket_named_like_its_lock_is_refused() {
-    let d = dir("lock");
+    let d = TempDir::new("socket-lock");
     let err = Listener::bind(&d.join("tetherd.lock")).expect_err("refused");
     assert!(matches!(err, SocketError::LockName(_)), "{err}");
-    let _cleaned = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn without_systemd_there_is_no_passed_socket() {
-    let d = dir("systemd");
+    let d = TempDir::new("socket-systemd");
     // SAFETY of the test: no LISTEN_FDS in the test environment.
     assert!(std::env::var_os("LISTEN_FDS").is_none());
     assert!(Listener::from_systemd(&d.join("s.sock")).expect("no error").is_none());
-    let _cleaned = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]

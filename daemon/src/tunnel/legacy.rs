@@ -185,8 +185,6 @@ async fn read(
     let mut silence = Silence::new(ends.liveness.deadline);
     let mut probes = ends.probes.clone();
     probes.mark_unchanged();
-    // The probe out: its number and cause, and when it was sent.
-    let mut probe: Option<(u64, ProbeCause, tokio::time::Instant)> = None;
     let mut pending: Option<Bytes> = None;
     let mut acknowledged = false;
     let room = to_local.room();
@@ -204,8 +202,7 @@ async fn read(
             }
             Ok(()) = probes.changed() => {
                 let (n, cause) = *probes.borrow_and_update();
-                silence.probe(ends.liveness.probe_deadline(stats.rtt()));
-                probe = Some((n, cause, tokio::time::Instant::now()));
+                silence.probe(n, cause, ends.liveness.probe_deadline(stats.rtt()));
             }
             msg = source.next(), if reading => match msg {
                 Some(Ok(Message::Binary(b))) => {
@@ -228,16 +225,9 @@ async fn read(
                     }
                 }
                 Some(Ok(Message::Pong(payload))) => {
-                    let answered = probe.is_some_and(|(n, _, _)| {
-                        <[u8; 8]>::try_from(payload.as_ref())
-                            .is_ok_and(|p| u64::from_be_bytes(p) >= n)
-                    });
-                    if answered {
-                        probe = None;
-                        silence.probe_answered();
-                    } else if probe.is_none() {
-                        silence.heard();
-                    }
+                    // A regular PING's PONG is empty: number 0, which answers no probe.
+                    let n = <[u8; 8]>::try_from(payload.as_ref()).map_or(0, u64::from_be_bytes);
+                    silence.pong(n);
                 }
                 Some(Ok(Message::Close(_))) | None => {
                     let _gone = to_local.push(Chunk::Fin);
@@ -250,15 +240,7 @@ async fn read(
             },
             // At the deadline exactly; a connection paused for its reader reads nothing on
             // purpose (and its reader is alive).
-            () = silence.expired(), if reading => {
-                let end = match probe {
-                    Some((_, cause, since)) => {
-                        TunnelEnd::ProbeUnanswered { cause, waited: since.elapsed() }
-                    }
-                    None => TunnelEnd::DeadPeer { silent: silence.silent_for() },
-                };
-                return Some(ended(end, acknowledged));
-            }
+            () = silence.expired(), if reading => return Some(ended(silence.end(), acknowledged)),
         }
     }
 }

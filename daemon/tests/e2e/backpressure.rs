@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 use tether_proto::pb;
+use tether_testsupport::until_async;
 
 use crate::harness::{Options, World, echo_exact, payload};
 
@@ -73,6 +74,27 @@ async fn all_served(
     }
 }
 
+/// How long the forward's bytes from the pod stay put before its one connection counts as stuck.
+const QUIET: Duration = Duration::from_millis(500);
+
+/// Waits until the forward's one connection takes nothing more from the pod: open, with bytes
+/// from the pod that have not grown for [`QUIET`] (its reader's buffers are full, and the tunnel
+/// holds its stream), or already cut by the stall limit.
+async fn wait_stuck(w: &mut World) {
+    let mut last = (0, tokio::time::Instant::now());
+    until_async(Duration::from_secs(20), "the stuck reader's buffers are full", async || {
+        let stats = w.get("echo").await.stats.expect("stats");
+        let now = tokio::time::Instant::now();
+        if stats.bytes_in != last.0 {
+            last = (stats.bytes_in, now);
+        }
+        let held = stats.connections_active == 1 && stats.bytes_in > 0 && now - last.1 >= QUIET;
+        let cut = stats.connections_total >= 1 && stats.connections_active == 0;
+        if held || cut { Ok(()) } else { Err(stats) }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reader_gets_every_byte_and_others_are_still_served() {
     let mut w = World::start("slow-reader", Options::default()).await;
@@ -125,9 +147,9 @@ async fn a_reader_that_takes_nothing_is_reset_and_the_tunnel_goes_on() {
         let _wrote_all = w.join();
         Ok((got.len(), cut))
     });
-    // Give the stuck reader time to fill its buffer and pause the tunnel, then check that the
-    // tunnel serves others again once the limit has reset the stuck connection.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Once the stuck reader has filled its buffers and the tunnel holds its stream, check that
+    // the tunnel serves others again once the limit has reset the stuck connection.
+    wait_stuck(&mut w).await;
     let others = tokio::task::spawn_blocking(move || {
         keep_echoing(port, Instant::now() + Duration::from_secs(5))
     });

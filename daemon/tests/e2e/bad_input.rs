@@ -13,11 +13,19 @@ use crate::harness::{Options, World};
 /// No error message is longer than this, whatever came in.
 const BOUNDED: usize = 2048;
 
-fn check(case: &str, result: Result<(), tonic::Status>, code: Code, field: &str) {
-    let status = result.expect_err(case);
+/// Checks that `result` is refused with `code` and a bounded message naming `field` first; the
+/// refusal, for further checks.
+fn check<T>(
+    case: &str,
+    result: Result<T, tonic::Status>,
+    code: Code,
+    field: &str,
+) -> tonic::Status {
+    let Err(status) = result else { panic!("{case}: accepted") };
     assert_eq!(status.code(), code, "{case}: {status:?}");
     assert!(status.message().len() <= BOUNDED, "{case}: a {}-byte message", status.message().len());
     assert!(status.message().starts_with(field), "{case}: {}", status.message());
+    status
 }
 
 fn spec(w: &World) -> pb::ForwardSpec {
@@ -36,6 +44,7 @@ fn bad_specs(w: &World) -> Vec<(&'static str, pb::ForwardSpec, &'static str)> {
         ("a 100 KB name", with(&|s| s.name = huge.clone()), "spec.name"),
         ("a name with capitals", with(&|s| s.name = "Bad_Name".into()), "spec.name"),
         ("an unknown kind", with(&|s| s.target = "job/x".into()), "spec.target"),
+        ("a target with capitals", with(&|s| s.target = "svc/Web".into()), "spec.target"),
         ("a 100 KB target", with(&|s| s.target = format!("svc/{huge}")), "spec.target"),
         ("no ports", with(&|s| s.ports.clear()), "spec.ports"),
         (
@@ -44,6 +53,7 @@ fn bad_specs(w: &World) -> Vec<(&'static str, pb::ForwardSpec, &'static str)> {
             "spec.ports",
         ),
         ("port 70000", with(&|s| s.ports = vec!["70000".into()]), "spec.ports[0]"),
+        ("local port 99999", with(&|s| s.ports = vec!["99999:80".into()]), "spec.ports[0]"),
         ("port 0", with(&|s| s.ports = vec!["0".into()]), "spec.ports[0]"),
         ("a 100 KB port", with(&|s| s.ports = vec![huge.clone()]), "spec.ports[0]"),
         ("a host name as address", with(&|s| s.address = "nowhere".into()), "spec.address"),
@@ -66,175 +76,131 @@ async fn listed(w: &mut World) -> Vec<pb::Forward> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_field_is_refused_with_a_bounded_message_and_changes_nothing() {
+    use pb::{attach_request, dial_request, exec_request};
     let mut w = World::start("bad-input", Options::default()).await;
     w.forward("good", "svc/web", &[":80"]).await;
     let before = listed(&mut w).await;
 
     for (case, spec, field) in bad_specs(&w) {
         let req = pb::CreateForwardRequest { spec: Some(spec), ..Default::default() };
-        let result = w.client.forwards.create_forward(req).await.map(|_| ());
-        check(case, result, Code::InvalidArgument, field);
+        check(case, w.client.forwards.create_forward(req).await, Code::InvalidArgument, field);
     }
     let none = pb::CreateForwardRequest::default();
-    check(
-        "no spec",
-        w.client.forwards.create_forward(none).await.map(|_| ()),
-        Code::InvalidArgument,
-        "spec",
+    let result = w.client.forwards.create_forward(none).await;
+    check("no spec", result, Code::InvalidArgument, "spec");
+    // The same spec again is the same forward; another spec under the name is refused with
+    // the field that differs.
+    let same = pb::CreateForwardRequest {
+        spec: Some(w.spec("good", "svc/web", &[":80"])),
+        ..Default::default()
+    };
+    let again = w.client.forwards.create_forward(same).await.expect("same spec").into_inner();
+    assert!(again.existed);
+    let first = before.iter().find(|f| f.spec.as_ref().is_some_and(|s| s.name == "good"));
+    assert_eq!(
+        again.forward.and_then(|f| f.status).map(|s| s.local_addresses),
+        first.and_then(|f| f.status.clone()).map(|s| s.local_addresses)
     );
-    let mut other = w.spec("good", "svc/web", &[":81"]);
-    other.name = "good".into();
-    let req = pb::CreateForwardRequest { spec: Some(other), ..Default::default() };
-    let result = w.client.forwards.create_forward(req).await.map(|_| ());
-    check("the name with another spec", result, Code::AlreadyExists, "spec.ports");
+    let other = pb::CreateForwardRequest {
+        spec: Some(w.spec("good", "svc/web", &[":8080"])),
+        ..Default::default()
+    };
+    let result = w.client.forwards.create_forward(other).await;
+    let refused = check("the name with another spec", result, Code::AlreadyExists, "spec.ports");
+    assert!(refused.message().contains("spec.ports :80, not :8080"), "{}", refused.message());
 
     let huge = "n".repeat(100_000);
     let f = &mut w.client.forwards;
-    let get = |name: &str| pb::GetForwardRequest { name: name.into() };
-    check(
-        "get a 100 KB name",
-        f.get_forward(get(&huge)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "name",
-    );
-    check("get no name", f.get_forward(get("")).await.map(|_| ()), Code::InvalidArgument, "name");
-    check(
-        "get an unknown name",
-        f.get_forward(get("nope")).await.map(|_| ()),
-        Code::NotFound,
-        "failed to find",
-    );
-    let del = |name: &str| pb::DeleteForwardRequest { name: name.into() };
-    check(
-        "rm a 100 KB name",
-        f.delete_forward(del(&huge)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "name",
-    );
+    let gets = [
+        ("get a 100 KB name", huge.as_str(), Code::InvalidArgument, "name"),
+        ("get no name", "", Code::InvalidArgument, "name"),
+        ("get an unknown name", "nope", Code::NotFound, "failed to find"),
+    ];
+    for (case, name, code, field) in gets {
+        check(case, f.get_forward(pb::GetForwardRequest { name: name.into() }).await, code, field);
+    }
+    let del = pb::DeleteForwardRequest { name: huge.clone() };
+    check("rm a 100 KB name", f.delete_forward(del).await, Code::InvalidArgument, "name");
     let pause = pb::PauseForwardRequest { name: "nope".into() };
-    check(
-        "pause an unknown name",
-        f.pause_forward(pause).await.map(|_| ()),
-        Code::NotFound,
-        "failed to find",
-    );
+    check("pause an unknown name", f.pause_forward(pause).await, Code::NotFound, "failed to find");
     let list = pb::ListForwardsRequest { page_size: 0, page_token: huge.clone() };
-    check(
-        "a 100 KB page token",
-        f.list_forwards(list).await.map(|_| ()),
-        Code::InvalidArgument,
-        "page_token",
-    );
+    let result = f.list_forwards(list).await;
+    check("a 100 KB page token", result, Code::InvalidArgument, "page_token");
 
     // Streams whose first message is wrong, or whose fields are.
-    let dial = |kind| futures_util::stream::iter([pb::DialRequest { kind: Some(kind) }]);
-    let data = pb::dial_request::Kind::Data(bytes::Bytes::from_static(b"x"));
-    check("dial without open", f.dial(dial(data)).await.map(|_| ()), Code::InvalidArgument, "open");
-    let open =
-        pb::dial_request::Kind::Open(pb::DialOpen { forward: huge.clone(), port: String::new() });
-    check(
-        "dial a 100 KB name",
-        f.dial(dial(open)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "open.forward",
-    );
-    let open = pb::dial_request::Kind::Open(pb::DialOpen {
-        forward: "good".into(),
-        port: "p".repeat(100),
-    });
-    check(
-        "dial a 100-byte port",
-        f.dial(dial(open)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "open.port",
-    );
+    let open = |forward: &str, port: &str| {
+        dial_request::Kind::Open(pb::DialOpen { forward: forward.into(), port: port.into() })
+    };
+    let dials = [
+        ("dial without open", dial_request::Kind::Data(bytes::Bytes::from_static(b"x")), "open"),
+        ("dial a 100 KB name", open(&huge, ""), "open.forward"),
+        ("dial a 100-byte port", open("good", &"p".repeat(100)), "open.port"),
+    ];
+    for (case, kind, field) in dials {
+        let messages = futures_util::stream::iter([pb::DialRequest { kind: Some(kind) }]);
+        check(case, f.dial(messages).await, Code::InvalidArgument, field);
+    }
 
     let s = &mut w.client.sessions;
-    let exec = |kind| futures_util::stream::iter([pb::ExecRequest { kind: Some(kind) }]);
-    let stdin = pb::exec_request::Kind::Stdin(bytes::Bytes::from_static(b"x"));
-    check(
-        "exec without start",
-        s.exec(exec(stdin)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "start",
-    );
-    let long = pb::ProcessSpec {
-        target: "toolbox".into(),
-        command: vec!["sh".into(), "-c".into(), "x".repeat(40 * 1024)],
-        ..Default::default()
-    };
-    let start = pb::exec_request::Kind::Start(long);
-    check(
-        "a 40 KB command",
-        s.exec(exec(start)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "start.command",
-    );
-    let words = pb::ProcessSpec {
-        target: "toolbox".into(),
-        command: vec!["echo".into(); 5000],
-        ..Default::default()
-    };
-    let start = pb::exec_request::Kind::Start(words);
-    check(
-        "5000 words",
-        s.exec(exec(start)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "start.command",
-    );
-    let create = |kind: i32, restart: i32, scrollback_bytes: u32| pb::CreateSessionRequest {
-        spec: Some(pb::ProcessSpec {
+    let start = |command: Vec<String>| {
+        exec_request::Kind::Start(pb::ProcessSpec {
             target: "toolbox".into(),
-            command: vec!["true".into()],
+            command,
             ..Default::default()
-        }),
-        kind,
-        restart,
-        scrollback_bytes,
+        })
     };
+    let execs = [
+        ("exec without start", exec_request::Kind::Stdin(bytes::Bytes::from_static(b"x")), "start"),
+        (
+            "a 40 KB command",
+            start(vec!["sh".into(), "-c".into(), "x".repeat(40 * 1024)]),
+            "start.command",
+        ),
+        ("5000 words", start(vec!["echo".into(); 5000]), "start.command"),
+    ];
+    for (case, kind, field) in execs {
+        let messages = futures_util::stream::iter([pb::ExecRequest { kind: Some(kind) }]);
+        check(case, s.exec(messages).await, Code::InvalidArgument, field);
+    }
     let exec_kind = pb::SessionKind::Exec as i32;
-    check(
-        "no session kind",
-        s.create_session(create(0, 0, 0)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "kind",
-    );
-    check(
-        "restart 99",
-        s.create_session(create(exec_kind, 99, 0)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "restart",
-    );
-    check(
-        "a 4 GiB scrollback",
-        s.create_session(create(exec_kind, 0, u32::MAX)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "scrollback_bytes",
-    );
-    let attach = |kind| futures_util::stream::iter([pb::AttachRequest { kind: Some(kind) }]);
-    let detach = pb::attach_request::Kind::Detach(true);
-    check(
-        "attach without open",
-        s.attach_session(attach(detach)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "open",
-    );
-    let open =
-        pb::attach_request::Kind::Open(pb::AttachOpen { session: huge.clone(), no_replay: false });
-    check(
-        "attach a 100 KB id",
-        s.attach_session(attach(open)).await.map(|_| ()),
-        Code::InvalidArgument,
-        "open.session",
-    );
-    let kill = |id: &str| pb::KillSessionRequest { id: id.into(), graceful: false };
-    check("kill no id", s.kill_session(kill("")).await.map(|_| ()), Code::InvalidArgument, "id");
-    check(
-        "kill an unknown id",
-        s.kill_session(kill("s-0123456789")).await.map(|_| ()),
-        Code::NotFound,
-        "failed to find",
-    );
+    let creates = [
+        ("no session kind", 0, 0, 0, "kind"),
+        ("restart 99", exec_kind, 99, 0, "restart"),
+        ("a 4 GiB scrollback", exec_kind, 0, u32::MAX, "scrollback_bytes"),
+    ];
+    for (case, kind, restart, scrollback_bytes, field) in creates {
+        let req = pb::CreateSessionRequest {
+            spec: Some(pb::ProcessSpec {
+                target: "toolbox".into(),
+                command: vec!["true".into()],
+                ..Default::default()
+            }),
+            kind,
+            restart,
+            scrollback_bytes,
+        };
+        check(case, s.create_session(req).await, Code::InvalidArgument, field);
+    }
+    let attaches = [
+        ("attach without open", attach_request::Kind::Detach(true), "open"),
+        (
+            "attach a 100 KB id",
+            attach_request::Kind::Open(pb::AttachOpen { session: huge.clone(), no_replay: false }),
+            "open.session",
+        ),
+    ];
+    for (case, kind, field) in attaches {
+        let messages = futures_util::stream::iter([pb::AttachRequest { kind: Some(kind) }]);
+        check(case, s.attach_session(messages).await, Code::InvalidArgument, field);
+    }
+    let kills = [
+        ("kill no id", "", Code::InvalidArgument, "id"),
+        ("kill an unknown id", "s-0123456789", Code::NotFound, "failed to find"),
+    ];
+    for (case, id, code, field) in kills {
+        let req = pb::KillSessionRequest { id: id.into(), graceful: false };
+        check(case, s.kill_session(req).await, code, field);
+    }
 
     assert_eq!(listed(&mut w).await, before, "bad input changed the forwards");
     let stored = w.stop_daemon().await;
@@ -255,7 +221,7 @@ async fn bytes_that_do_not_decode_are_invalid_argument() {
     request.extend_from_slice(&spec);
     grpc.ready().await.expect("ready");
     let path = http::uri::PathAndQuery::from_static("/tether.v1.ForwardService/CreateForward");
-    let result = grpc.unary(tonic::Request::new(request), path, raw::Raw).await.map(|_| ());
+    let result = grpc.unary(tonic::Request::new(request), path, raw::Raw).await;
     check("a target that is not UTF-8", result, Code::InvalidArgument, "failed to decode");
     assert!(listed(&mut w).await.is_empty());
     w.shutdown().await;

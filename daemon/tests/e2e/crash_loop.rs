@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tether_proto::pb;
 
-use crate::harness::{connect, temp_dir};
+use crate::harness::{connect, socket_in, temp_dir};
 use crate::restart::tetherd;
 
 /// How many times the daemon is killed.
@@ -40,7 +40,7 @@ fn spec(name: &str) -> pb::ForwardSpec {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_answered_create_or_remove_is_undone_by_a_sigkill() {
     let dir = temp_dir("crash-loop");
-    let socket = dir.join("run/tetherd.sock");
+    let socket = socket_in(&dir);
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     // What the daemon answered: present for sure, absent for sure.
     let (mut present, mut absent) = (BTreeSet::new(), BTreeSet::new());

@@ -3,10 +3,13 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use tether_daemon::RunError;
 use tether_daemon::cluster::kube::KubeFactory;
 use tether_daemon::store::SledStore;
@@ -99,9 +102,31 @@ pub fn temp_dir(tag: &str) -> TempDir {
     TempDir::new(&format!("e2e-{tag}"))
 }
 
+/// Where a daemon rooted at `dir` keeps its socket and its state: the one place the layout is
+/// spelled, for the in-process daemon and `tetherd` alike.
+pub fn layout_in(dir: &Path) -> tether_daemon::Config {
+    tether_daemon::Config::new(dir.join("run/tetherd.sock"), dir.join("state"))
+}
+
+/// The socket of a daemon rooted at `dir`.
+pub fn socket_in(dir: &Path) -> PathBuf {
+    layout_in(dir).socket
+}
+
+/// The store of a daemon rooted at `dir`.
+pub fn store_in(dir: &Path) -> PathBuf {
+    layout_in(dir).store_dir()
+}
+
+/// Sends `sig` to the daemon process `child`.
+pub fn signal(child: &Child, sig: Signal) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    kill(pid, sig).unwrap_or_else(|e| panic!("{sig}: {e}"));
+}
+
 /// The daemon config for a world rooted at `dir`.
 pub fn daemon_config(dir: &Path, opts: &Options) -> tether_daemon::Config {
-    let mut config = tether_daemon::Config::new(dir.join("run/tetherd.sock"), dir.join("state"));
+    let mut config = layout_in(dir);
     config.liveness = opts.liveness;
     config.settings.hold = opts.hold;
     config.drain_deadline = Duration::from_secs(3);
@@ -225,15 +250,15 @@ impl World {
     }
 
     /// The daemon's socket.
-    pub fn socket(&self) -> std::path::PathBuf {
-        self.dir.join("run/tetherd.sock")
+    pub fn socket(&self) -> PathBuf {
+        socket_in(&self.dir)
     }
 
     /// Stops the daemon as `shutdown` does, then reads its store: the names of the forwards
     /// stored, by name.
     pub async fn stop_daemon(mut self) -> Vec<String> {
         self.end().await;
-        let (store, _report) = SledStore::open(&self.dir.join("state/store")).expect("the store");
+        let (store, _report) = SledStore::open(&store_in(&self.dir)).expect("the store");
         let mut names: Vec<String> = tether_daemon::store::Store::forwards(&store)
             .expect("read the store")
             .into_iter()

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tether_daemon::forward::wake::{Clocks, Readings, SystemClocks};
 use tether_proto::client::Client;
 use tether_proto::pb;
@@ -17,7 +16,8 @@ use tether_testkit::Fault;
 use tether_testsupport::until_async;
 
 use crate::harness::{
-    Options, World, connect, echo_roundtrip, local_port, payload, spec_for, start_cluster, temp_dir,
+    Options, World, connect, echo_roundtrip, local_port, payload, signal, socket_in, spec_for,
+    start_cluster, temp_dir,
 };
 use crate::restart::tetherd;
 
@@ -26,11 +26,6 @@ const BOUND: Duration = Duration::from_secs(6);
 
 fn real_liveness() -> Options {
     Options { liveness: tether_daemon::tunnel::Liveness::default(), ..Options::default() }
-}
-
-fn signal(child: &std::process::Child, sig: Signal) {
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    kill(pid, sig).expect("signal");
 }
 
 /// The counters of the forward `echo`, as they are now.
@@ -56,7 +51,7 @@ async fn a_daemon_frozen_for_20_s_while_its_tunnel_was_blackholed_serves_at_once
     let cluster = start_cluster(&real_liveness()).await;
     let dir = temp_dir("freeze");
     let mut daemon = tetherd(&dir);
-    let mut client = connect(&dir.join("run/tetherd.sock")).await;
+    let mut client = connect(&socket_in(&dir)).await;
     let req = pb::CreateForwardRequest {
         spec: Some(spec_for(&cluster, "echo", "svc/echo", &[":70"])),
         wait_ready: true,
@@ -123,7 +118,12 @@ async fn a_request_every_100_ms_across_a_blackhole_never_fails_nor_waits_long() 
         }
         results
     });
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // About a second of requests is served before the blackhole.
+    until_async(Duration::from_secs(5), "ten requests reach the forward", async || {
+        let stats = w.get("echo").await.stats.expect("stats");
+        if stats.connections_total >= 10 { Ok(()) } else { Err(stats) }
+    })
+    .await;
     w.inject(Fault::Blackhole).await;
     let results =
         tokio::task::spawn_blocking(move || client.join().expect("client")).await.expect("task");

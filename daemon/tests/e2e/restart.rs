@@ -4,19 +4,23 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
 use tether_proto::pb;
 use tether_testsupport::wait_child;
 
 use crate::harness::{
-    Options, connect, echo_roundtrip, local_port, payload, spec_for, start_cluster, temp_dir,
+    Options, connect, echo_roundtrip, layout_in, local_port, payload, signal, socket_in, spec_for,
+    start_cluster, temp_dir,
 };
 
+/// `tetherd` as a process, rooted at `dir` as a world's daemon is ([`layout_in`]).
 pub fn tetherd(dir: &std::path::Path) -> Child {
+    let layout = layout_in(dir);
     Command::new(env!("CARGO_BIN_EXE_tetherd"))
         .arg("--socket")
-        .arg(dir.join("run/tetherd.sock"))
+        .arg(layout.socket)
         .arg("--state-dir")
-        .arg(dir.join("state"))
+        .arg(layout.state_dir)
         .env("TETHER_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -29,7 +33,7 @@ pub fn tetherd(dir: &std::path::Path) -> Child {
 async fn sigkill_and_restart_restore_forwards_on_the_same_ports() {
     let cluster = start_cluster(&Options::default()).await;
     let dir = temp_dir("restart");
-    let socket = dir.join("run/tetherd.sock");
+    let socket = socket_in(&dir);
     let mut daemon = tetherd(&dir);
     let mut client = connect(&socket).await;
     let req = pb::CreateForwardRequest {
@@ -51,13 +55,7 @@ async fn sigkill_and_restart_restore_forwards_on_the_same_ports() {
     let _reaped = daemon.wait();
     let mut daemon = tetherd(&dir);
     let mut client = connect(&socket).await;
-    let listed = client
-        .forwards
-        .list_forwards(pb::ListForwardsRequest::default())
-        .await
-        .expect("list")
-        .into_inner()
-        .forwards;
+    let listed = client.all_forwards().await.expect("list");
     assert_eq!(listed.len(), 1, "the forward was restored");
     let status = listed[0].status.clone().expect("status");
     assert_eq!(local_port(&status.local_addresses[0]), port, "on the same local port");
@@ -76,11 +74,7 @@ async fn sigkill_and_restart_restore_forwards_on_the_same_ports() {
         .expect("watch")
         .into_inner();
     events.message().await.expect("stream").expect("the first event");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(daemon.id()).expect("pid")),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .expect("SIGTERM");
+    signal(&daemon, Signal::SIGTERM);
     let status =
         tokio::task::spawn_blocking(move || wait_child(&mut daemon, Duration::from_secs(15)))
             .await
@@ -93,7 +87,7 @@ async fn sigkill_and_restart_restore_forwards_on_the_same_ports() {
 async fn one_daemon_at_a_time_and_private_files() {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = temp_dir("single");
-    let socket = dir.join("run/tetherd.sock");
+    let socket = socket_in(&dir);
     let mut first = tetherd(&dir);
     let _client = connect(&socket).await;
     let mode =

@@ -6,15 +6,16 @@ use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tether_daemon::session::Record as SessionRecord;
 use tether_daemon::store::{SledStore, Store as _};
 use tether_proto::pb;
 use tether_testkit::Fault;
 use tether_testsupport::{TempDir, until_async};
 
-use crate::harness::{Options, World, connect, start_cluster, temp_dir};
+use crate::harness::{
+    Options, World, connect, signal, socket_in, start_cluster, store_in, temp_dir,
+};
 use crate::session_harness::{Attached, create, get, process, wait_session};
 
 const SECS_30: Duration = Duration::from_secs(30);
@@ -23,11 +24,10 @@ const SECS_30: Duration = Duration::from_secs(30);
 /// is copied while the daemon is stopped (SIGSTOP), then the copy is opened as a restarted
 /// daemon would open it. A copy that does not open holds nothing.
 async fn left_by_a_kill(daemon: &Child, dir: &Path) -> Vec<SessionRecord> {
-    let pid = Pid::from_raw(i32::try_from(daemon.id()).expect("pid"));
     let copy = TempDir::new("e2e-store");
-    kill(pid, Signal::SIGSTOP).expect("SIGSTOP");
-    let copied = copy_tree(&dir.join("state/store"), &copy.join("store"));
-    kill(pid, Signal::SIGCONT).expect("SIGCONT");
+    signal(daemon, Signal::SIGSTOP);
+    let copied = copy_tree(&store_in(dir), &copy.join("store"));
+    signal(daemon, Signal::SIGCONT);
     copied.expect("copy the store");
     let open = tokio::task::spawn_blocking(move || {
         let (store, report) = SledStore::open(&copy.join("store")).ok()?;
@@ -117,7 +117,7 @@ async fn exec_sessions_are_lost_on_a_drop_with_output_kept_or_run_again_on_drop(
 async fn after_a_daemon_sigkill_exec_sessions_are_lost_with_output_and_attach_sessions_rejoin() {
     let cluster = start_cluster(&Options::default()).await;
     let dir = temp_dir("session-restart");
-    let socket = dir.join("run/tetherd.sock");
+    let socket = socket_in(&dir);
     let mut daemon = crate::restart::tetherd(&dir);
     let mut client = connect(&socket).await;
     let exec_spec = process(&cluster, "toolbox", &["sh", "-c", "echo before; exec sleep 60"]);

@@ -10,11 +10,16 @@ use tether_wire::channel::Status;
 /// The response body type of every handler.
 pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
 
+/// A complete response with `body` and no headers.
+fn with_body(code: StatusCode, body: Bytes) -> Response<Body> {
+    let mut resp = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
+    *resp.status_mut() = code;
+    resp
+}
+
 /// A complete response with `content_type`.
 pub(crate) fn full(code: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let body = Full::new(body.into()).map_err(|never| match never {}).boxed();
-    let mut resp = Response::new(body);
-    *resp.status_mut() = code;
+    let mut resp = with_body(code, body.into());
     if let Ok(v) = http::HeaderValue::from_str(content_type) {
         resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
     }
@@ -30,9 +35,7 @@ pub(crate) fn plain(code: StatusCode, text: &str) -> Response<Body> {
 /// An empty answer with `code` and no headers, as x/net's WebSocket server refuses a
 /// handshake (`HTTP/1.1 403 Forbidden` and nothing else).
 pub(crate) fn bare(code: StatusCode) -> Response<Body> {
-    let mut resp = full(code, "", Bytes::new());
-    resp.headers_mut().remove(http::header::CONTENT_TYPE);
-    resp
+    with_body(code, Bytes::new())
 }
 
 /// A JSON response.

@@ -76,12 +76,13 @@ pub(crate) fn base_env(pod: &str, home: &std::path::Path) -> HashMap<String, Str
 }
 
 impl ContainerSpec {
-    /// Reads container `index` of a pod spec. Host ports are allocated by `alloc`.
+    /// Reads container `index` of a pod spec. Host ports are allocated by `alloc`; a command
+    /// named `tether-testkit` runs the program at `testkit`.
     pub(crate) fn from_pod(
         pod: &Value,
         index: usize,
         home: &std::path::Path,
-        testkit: &[String],
+        testkit: &str,
         alloc: &mut dyn FnMut() -> std::io::Result<u16>,
     ) -> std::io::Result<Self> {
         let c = &pod["spec"]["containers"][index];
@@ -121,8 +122,10 @@ impl ContainerSpec {
         };
         let mut argv = words("command");
         argv.extend(words("args"));
-        if argv.first().is_some_and(|p| p == "tether-testkit") {
-            argv.splice(0..1, testkit.iter().cloned());
+        if let Some(program) = argv.first_mut()
+            && program == "tether-testkit"
+        {
+            *program = testkit.to_owned();
         }
         Ok(Self {
             name,
@@ -267,14 +270,9 @@ mod tests {
             next += 1;
             Ok(next)
         };
-        let spec = ContainerSpec::from_pod(
-            &pod,
-            0,
-            std::path::Path::new("/tmp"),
-            &["/bin/tk".into()],
-            &mut alloc,
-        )
-        .expect("spec");
+        let spec =
+            ContainerSpec::from_pod(&pod, 0, std::path::Path::new("/tmp"), "/bin/tk", &mut alloc)
+                .expect("spec");
         assert_eq!(spec.argv, ["/bin/tk", "workload", "http", "--port", "40001"]);
         assert_eq!(spec.env["PORT"], "40001");
         assert_eq!(spec.env["GREETING"], "on 40002");

@@ -147,15 +147,19 @@ pub(super) fn upgrade(
     let headers = [
         (header::CONNECTION, "Upgrade".to_owned()),
         (header::UPGRADE, negotiate::SPDY_UPGRADE.to_owned()),
-        (http::HeaderName::from_static("x-stream-protocol-version"), chosen.to_owned()),
     ];
     let version = negotiate::remote_command_version(chosen).map(|(v, _)| v);
-    switch(session, upgrade, &headers, span, move |session, io| async move {
+    let audit = format!("spdy:{chosen}");
+    let mut resp = switch(session, upgrade, &headers, audit, span, move |session, io| async move {
         let transport = Transport::Raw { io, buf: BytesMut::new() };
         match (session.kind, version) {
             (Kind::PortForward, _) => super::spdy_pf::serve(session, transport).await,
             (_, Some(version)) => super::spdy_exec::serve(session, transport, version).await,
             (_, None) => {}
         }
-    })
+    });
+    if let Ok(v) = http::HeaderValue::from_str(chosen) {
+        resp.headers_mut().append(negotiate::HEADER_STREAM_PROTOCOL, v);
+    }
+    resp
 }

@@ -45,7 +45,6 @@ const PAIR_TIMEOUT: Duration = Duration::from_secs(30);
 struct Loop {
     spdy: Spdy,
     pod: Arc<Pod>,
-    tracker: tokio_util::task::TaskTracker,
     up_tx: mpsc::Sender<Up>,
     pairs: HashMap<String, Pair>,
     to_tasks: HashMap<StreamId, mpsc::Sender<Down>>,
@@ -61,7 +60,6 @@ pub(super) async fn serve(session: Session, mut transport: Transport) {
             session.ctx.cluster.config.header_compression(),
         ),
         pod: session.pod.clone(),
-        tracker: session.ctx.cluster.tracker.clone(),
         up_tx,
         pairs: HashMap::new(),
         to_tasks: HashMap::new(),
@@ -179,7 +177,7 @@ impl Loop {
         let (down_tx, down_rx) = mpsc::channel(64);
         self.to_tasks.insert(data, down_tx);
         let (pod, up) = (self.pod.clone(), self.up_tx.clone());
-        self.tracker.spawn(async move {
+        self.cluster.tracker.spawn(async move {
             match super::pf::connect(&pod, port).await {
                 Ok(tcp) => forward(tcp, (port, pod.uid.clone()), data, error, down_rx, up).await,
                 Err(text) => {

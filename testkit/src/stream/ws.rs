@@ -35,6 +35,18 @@ fn config() -> WebSocketConfig {
     WebSocketConfig::default().max_message_size(Some(16 << 20)).max_frame_size(Some(16 << 20))
 }
 
+/// Whether the client offers `v5.channel.k8s.io` in its first `Sec-WebSocket-Protocol` line
+/// (x/net reads only that one).
+pub(super) fn offers_v5(req: &Request<Incoming>) -> bool {
+    first_protocol_line(req)
+        .is_some_and(|l| negotiate::split_protocols(l).any(|p| p == negotiate::V5_CHANNEL))
+}
+
+/// The first `Sec-WebSocket-Protocol` line, the only one x/net reads.
+fn first_protocol_line(req: &Request<Incoming>) -> Option<&str> {
+    req.headers().get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok())
+}
+
 pub(super) fn upgrade(
     session: Session,
     req: &Request<Incoming>,
@@ -46,9 +58,7 @@ pub(super) fn upgrade(
     else {
         return plain(StatusCode::BAD_REQUEST, "websocket: missing Sec-WebSocket-Key");
     };
-    // x/net reads only the first Sec-WebSocket-Protocol line.
-    let first_line =
-        req.headers().get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
+    let first_line = first_protocol_line(req);
     let offers: Vec<&str> =
         first_line.map(|l| negotiate::split_protocols(l).collect()).unwrap_or_default();
     let modern = !session.ctx.cluster.config.old_cluster;
@@ -56,12 +66,10 @@ pub(super) fn upgrade(
     // passes the kubelet's answer through, so clients see the protocol is not spoken there.
     let forbidden = || bare(StatusCode::FORBIDDEN);
     let plan = match session.kind {
-        Kind::Exec | Kind::Attach if modern && offers.contains(&negotiate::V5_CHANNEL) => {
-            Plan::Channel(
-                ChannelCodec::new(Version::V5, Encoding::Binary),
-                negotiate::V5_CHANNEL.into(),
-            )
-        }
+        Kind::Exec | Kind::Attach if modern && offers_v5(req) => Plan::Channel(
+            ChannelCodec::new(Version::V5, Encoding::Binary),
+            negotiate::V5_CHANNEL.into(),
+        ),
         Kind::Exec | Kind::Attach => {
             let chosen = if offers.is_empty() {
                 Some("")
@@ -106,6 +114,7 @@ pub(super) fn upgrade(
         Plan::Channel(_, p) | Plan::LegacyPortForward(_, p) => p.clone(),
         Plan::Tunnel => PORT_FORWARD_TUNNEL.into(),
     };
+    let audit = format!("websocket:{protocol}");
     let mut headers = vec![
         (header::UPGRADE, "websocket".to_owned()),
         (header::CONNECTION, "Upgrade".to_owned()),
@@ -114,7 +123,7 @@ pub(super) fn upgrade(
     if !protocol.is_empty() {
         headers.push((header::SEC_WEBSOCKET_PROTOCOL, protocol));
     }
-    switch(session, upgrade, &headers, span, move |session, io| async move {
+    switch(session, upgrade, &headers, audit, span, move |session, io| async move {
         let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config())).await;
         match plan {
             Plan::Channel(codec, _) => super::ws_exec::serve(session, ws, codec).await,

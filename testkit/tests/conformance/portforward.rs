@@ -6,7 +6,7 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use tether_testkit::PortForwardErrorOrder;
+use tether_testkit::{Fault, PortForwardErrorOrder};
 use tether_testsupport::until;
 
 use crate::harness::{Env, Kubectl, PortForward, SPDY_PF, concurrent_gets};
@@ -66,15 +66,17 @@ fn old_cluster_forces_the_spdy_fallback() {
     );
 }
 
-/// A refused port under both stream orders: kubectl gives the local connection an empty reply
-/// and prints the kubelet's error, which shows it reads the text that follows a data stream's
-/// close (the kubelet-with-containerd order) as well as the text before the resets.
+/// A refused port under both stream orders, on one cluster: kubectl gives the local connection
+/// an empty reply, prints the kubelet's error and exits, which shows it reads the text that
+/// follows a data stream's close (the kubelet-with-containerd order) as well as the text before
+/// the resets.
 #[test]
 fn a_refused_port_reports_the_kubelets_error_in_either_order() {
     let Some(kubectl) = Kubectl::on_path() else { return };
+    let env = Env::start(|_| {});
+    let pod = format!("pod/{}", env.web_pods()[0]);
     for order in [PortForwardErrorOrder::DataCloseFirst, PortForwardErrorOrder::ErrorFirst] {
-        let env = Env::start(|c| c.portforward_error_order = order);
-        let pod = format!("pod/{}", env.web_pods()[0]);
+        env.inject(Fault::PortForwardErrors { order });
         env.expect_upgrades(kubectl.port_forward_protocol(&env), 1, || {
             // Nothing listens on port 9 in the pod.
             let mut pf = PortForward::start(&kubectl, &env, &pod, "9");
@@ -92,7 +94,9 @@ fn a_refused_port_reports_the_kubelets_error_in_either_order() {
                     log.contains("error forwarding port 9") && log.contains("connection refused");
                 if printed { Ok(()) } else { Err(log) }
             });
-            let _ended = pf.wait_exit(Duration::from_secs(5));
+            // kubectl ends the port-forward: "error: lost connection to pod".
+            let ended = pf.wait_exit(Duration::from_secs(5));
+            assert!(ended.is_some(), "{order:?}: kubectl exits after the refusal: {}", pf.log());
         });
     }
 }

@@ -124,6 +124,20 @@ fn legacy_channel_protocols_exec_when_offered() {
     }
 }
 
+/// Everything that arrives on channel `id` of `ws` until it ends; other channels are skipped.
+async fn read_channel(ws: &mut Ws, codec: &ChannelCodec, id: u8) -> Vec<u8> {
+    let mut got = Vec::new();
+    while let Some(Ok(msg)) = ws.next().await {
+        let Message::Binary(b) = msg else { continue };
+        if let Ok(Frame::Data { channel, payload }) = codec.decode(MessageKind::Binary, b)
+            && channel == id
+        {
+            got.extend_from_slice(&payload);
+        }
+    }
+    got
+}
+
 #[test]
 fn v5_close_ends_stdin_and_old_clusters_refuse_v5() {
     let env = &modern();
@@ -134,14 +148,7 @@ fn v5_close_ends_stdin_and_old_clusters_refuse_v5() {
         let codec = ChannelCodec::new(channel::Version::V5, channel::Encoding::Binary);
         ws.send(Message::Binary(codec.encode(channel::id::STDIN, &[7u8; 1000]))).await.expect("send");
         ws.send(Message::Binary(codec.encode_close(channel::id::STDIN).expect("v5"))).await.expect("close");
-        let mut out = Vec::new();
-        while let Some(Ok(msg)) = ws.next().await {
-            if let Message::Binary(b) = msg
-                && let Ok(Frame::Data { channel: channel::id::STDOUT, payload }) = codec.decode(MessageKind::Binary, b)
-            {
-                out.extend_from_slice(&payload);
-            }
-        }
+        let out = read_channel(&mut ws, &codec, channel::id::STDOUT).await;
         assert_eq!(String::from_utf8_lossy(&out).trim(), "1000");
     });
     let old = old();
@@ -294,15 +301,7 @@ fn a_v5_exec_without_streams_is_upgraded_then_refused_on_the_error_channel() {
         let (mut ws, chosen) = websocket(env, path, negotiate::V5_CHANNEL).await.expect("101");
         assert_eq!(chosen, negotiate::V5_CHANNEL);
         let codec = ChannelCodec::new(channel::Version::V5, channel::Encoding::Binary);
-        let mut status = Vec::new();
-        while let Some(Ok(msg)) = ws.next().await {
-            let Message::Binary(b) = msg else { continue };
-            if let Ok(Frame::Data { channel: channel::id::ERROR, payload }) =
-                codec.decode(MessageKind::Binary, b)
-            {
-                status.extend_from_slice(&payload);
-            }
-        }
+        let status = read_channel(&mut ws, &codec, channel::id::ERROR).await;
         let status: serde_json::Value = serde_json::from_slice(&status).expect("a Status");
         assert_eq!(
             (status["reason"].as_str(), status["code"].as_i64()),

@@ -24,10 +24,7 @@ pub fn serves(a: &Artefacts) -> anyhow::Result<Verdict> {
     let activate = require!("systemd-socket-activate", "systemd");
     let dir = a.scratch.join("activation");
     let run = dir.join("run");
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&run)?;
-    }
+    tether_proto::paths::private_dir(&run)?;
     let socket = run.join("tetherd.sock");
     let bin = a.tree.join("bin");
     let log = |name: &str| std::fs::File::create(dir.join(name));
@@ -106,18 +103,8 @@ fn get(address: &str) -> anyhow::Result<String> {
         let n = tcp.read(&mut buf).context("failed to read the answer")?;
         anyhow::ensure!(n > 0, "the answer ended early: {:?}", String::from_utf8_lossy(&answer));
         answer.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&answer);
-        let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
-        anyhow::ensure!(head.starts_with("HTTP/1.1 200"), "the answer was {head:?}");
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
-            })
-            .and_then(|v| v.parse().ok())
-            .context("the answer has no Content-Length")?;
-        if body.len() >= length {
-            return Ok(body[..length].trim().to_owned());
+        if let Some(body) = tether_cli::http::complete(&answer)? {
+            return Ok(body);
         }
     }
 }

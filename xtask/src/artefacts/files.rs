@@ -84,7 +84,8 @@ pub fn sums(a: &Artefacts) -> anyhow::Result<Verdict> {
 }
 
 /// The krew manifest names the archive with its sum and files that are in it; the formula
-/// names the archive with its sum, installs files that are in it, and has a `service do` block.
+/// names the archive with its sum, has a `service do` block, and installs files that are in it
+/// (every path its `install` lines name, read from the rendered formula).
 pub fn manifests(a: &Artefacts) -> anyhow::Result<Verdict> {
     let dir = dist::out_dir(&a.root);
     let name = a.built.archive.file_name().and_then(|n| n.to_str()).context("a file name")?;
@@ -114,15 +115,63 @@ pub fn manifests(a: &Artefacts) -> anyhow::Result<Verdict> {
     for want in [format!("/{name}\""), format!("sha256 \"{sum}\""), "service do".into()] {
         anyhow::ensure!(brew.contains(&want), "the formula lacks {want:?}");
     }
-    for installed in
-        ["bin/tether", "bin/tetherd", "share/man/man1", "share/zsh/site-functions/_tether"]
-    {
-        anyhow::ensure!(
-            a.tree.join(installed).exists(),
-            "the formula installs {installed}, which is missing"
-        );
+    let installed = brew_installs(&brew)?;
+    anyhow::ensure!(!installed.is_empty(), "the formula installs nothing:\n{brew}");
+    for source in installed {
+        match source {
+            Source::Path(path) => anyhow::ensure!(
+                a.tree.join(&path).exists(),
+                "the formula installs {path}, which is not in the archive"
+            ),
+            Source::Glob { dir, suffix } => {
+                let found = std::fs::read_dir(a.tree.join(&dir))
+                    .with_context(|| {
+                        format!("the formula installs from {dir}/, not in the archive")
+                    })?
+                    .filter_map(Result::ok)
+                    .any(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(&suffix)));
+                anyhow::ensure!(found, "the formula installs {dir}/*{suffix}, none in the archive");
+            }
+        }
     }
     Ok(Verdict::Pass)
+}
+
+/// What a formula's `install` takes from the archive.
+#[derive(Debug, PartialEq, Eq)]
+enum Source {
+    /// A file or folder: `bin.install "bin/tether"`.
+    Path(String),
+    /// The files of a folder whose names end alike: `man1.install Dir["share/man/man1/*.1"]`.
+    Glob { dir: String, suffix: String },
+}
+
+/// The paths the formula's `*.install` lines take from the archive: each quoted argument (the
+/// source of a `"from" => "to"` rename), and each `Dir["DIR/*SUFFIX"]`. An argument of another
+/// form fails, so that nothing the formula installs goes unchecked.
+fn brew_installs(formula: &str) -> anyhow::Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    for line in formula.lines() {
+        let Some((_, args)) = line.split_once(".install ") else { continue };
+        for arg in args.split(',') {
+            let from = arg.split("=>").next().unwrap_or_default().trim();
+            if let Some(quoted) = from.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {
+                sources.push(Source::Path(quoted.to_owned()));
+            } else if let Some(glob) =
+                from.strip_prefix("Dir[\"").and_then(|f| f.strip_suffix("\"]"))
+            {
+                let wild = |s: &str| s.contains(['*', '?', '[', '{']);
+                let (dir, name) = glob.rsplit_once('/').unwrap_or((".", glob));
+                let suffix = name.strip_prefix('*').filter(|s| !wild(s) && !wild(dir));
+                let suffix =
+                    suffix.with_context(|| format!("a glob the check does not know: {glob}"))?;
+                sources.push(Source::Glob { dir: dir.to_owned(), suffix: suffix.to_owned() });
+            } else {
+                anyhow::bail!("an install argument the check does not know: {line:?}");
+            }
+        }
+    }
+    Ok(sources)
 }
 
 /// `bash -n` accepts the completion script and sourcing it registers `tether`; every man page
@@ -197,4 +246,26 @@ pub fn plist(a: &Artefacts) -> anyhow::Result<Verdict> {
                 '--log-file'] /opt/a&b/bin:/usr/bin";
     anyhow::ensure!(out.trim() == want, "the installed agent: {out}");
     Ok(Verdict::Pass)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_formula_s_install_sources_are_found() {
+        let formula = "  def install\n    bin.install \"bin/tether\", \"bin/tetherd\"\n    \
+                       bin.install_symlink \"tether\" => \"kubectl-tether\"\n    \
+                       man1.install Dir[\"share/man/man1/*.1\"]\n    \
+                       zsh_completion.install \"share/zsh/_tether\" => \"_tether\"\n  end\n";
+        let want = vec![
+            Source::Path("bin/tether".into()),
+            Source::Path("bin/tetherd".into()),
+            Source::Glob { dir: "share/man/man1".into(), suffix: ".1".into() },
+            Source::Path("share/zsh/_tether".into()),
+        ];
+        assert_eq!(brew_installs(formula).expect("parsed"), want);
+        assert!(brew_installs("    pkgshare.install buildpath/\"x\"\n").is_err());
+        assert!(brew_installs("    man1.install Dir[\"share/**/*.1\"]\n").is_err());
+    }
 }

@@ -62,13 +62,11 @@ pub fn contents(a: &Artefacts) -> anyhow::Result<Verdict> {
 
 /// The binaries unpacked by `dpkg-deb -x` run `--version` (the plugin link too).
 pub fn versions(a: &Artefacts) -> anyhow::Result<Verdict> {
-    let deb = match deb(a) {
-        Ok(deb) => deb,
-        Err(verdict) => return verdict,
-    };
+    if let Err(verdict) = deb(a) {
+        return verdict;
+    }
     let dpkg_deb = require!("dpkg-deb", "dpkg");
-    let root = a.scratch.join("deb");
-    proc::success(Command::new(dpkg_deb).arg("-x").arg(deb).arg(&root), QUICK)?;
+    let root = a.deb_tree(&dpkg_deb)?;
     for bin in ["tether", "tetherd", "tether-testkit", "kubectl-tether"] {
         let out =
             proc::success(Command::new(root.join("usr/bin").join(bin)).arg("--version"), QUICK)?;

@@ -2,10 +2,11 @@
 //! background until dropped (SIGTERM, then SIGKILL).
 
 use std::io::{BufRead as _, BufReader, Read};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use anyhow::Context as _;
+use tether_testsupport::wait_child;
 
 /// Runs `command` with no input, capturing its output; kills it after `within`.
 pub fn output(command: &mut Command, within: Duration) -> anyhow::Result<Output> {
@@ -14,7 +15,8 @@ pub fn output(command: &mut Command, within: Duration) -> anyhow::Result<Output>
     let mut child = command.spawn().with_context(|| format!("failed to run {shown}"))?;
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
-    let status = wait(&mut child, within).with_context(|| format!("{shown} did not finish"))?;
+    let status = wait_child(&mut child, within)
+        .with_context(|| format!("{shown} did not finish: killed after {within:?}"))?;
     let take = |h: std::thread::JoinHandle<Vec<u8>>| h.join().unwrap_or_default();
     Ok(Output { status, stdout: take(stdout), stderr: take(stderr) })
 }
@@ -41,22 +43,6 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Ve
         }
         bytes
     })
-}
-
-/// Waits for `child` until `within` has passed, then kills it and fails.
-fn wait(child: &mut Child, within: Duration) -> anyhow::Result<ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        if Instant::now() >= deadline {
-            let _killed = child.kill();
-            let _reaped = child.wait();
-            anyhow::bail!("killed after {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A process that runs while the check does; stopped when dropped.
@@ -110,7 +96,7 @@ impl Drop for Background {
         if let Ok(pid) = i32::try_from(self.child.id()) {
             let _sent = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
         }
-        if wait(&mut self.child, Duration::from_secs(15)).is_err() {
+        if wait_child(&mut self.child, Duration::from_secs(15)).is_none() {
             eprintln!("        {} did not stop on SIGTERM within 15 s: killed", self.name);
         }
     }

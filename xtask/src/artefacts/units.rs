@@ -2,7 +2,7 @@
 //! install` writes them and as the package ships them, and install, status and uninstall run
 //! against a stand-in `systemctl` that records its calls.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -47,10 +47,9 @@ pub fn verify(a: &Artefacts) -> anyhow::Result<Verdict> {
     analyze_units(a, &analyze, &installed)?;
     let mut shipped =
         vec![("archive", a.tree.join("share/tether/systemd"), "/usr/local/bin/tetherd")];
-    if let Some(deb) = &a.deb {
-        let root = a.scratch.join("deb-root");
+    if a.deb.is_some() {
         let dpkg_deb = require!("dpkg-deb", "dpkg");
-        proc::success(Command::new(dpkg_deb).arg("-x").arg(deb).arg(&root), QUICK)?;
+        let root = a.deb_tree(&dpkg_deb)?;
         shipped.push(("deb", root.join("usr/lib/systemd/user"), "/usr/bin/tetherd"));
     }
     for (label, dir, named) in shipped {
@@ -72,7 +71,8 @@ pub fn verify(a: &Artefacts) -> anyhow::Result<Verdict> {
 
 /// `systemd-analyze --user verify` of both units in `dir`; fails on any output.
 fn analyze_units(a: &Artefacts, analyze: &Path, dir: &Path) -> anyhow::Result<()> {
-    let runtime = private_dir(&a.scratch.join("runtime"))?;
+    let runtime = a.scratch.join("runtime");
+    tether_proto::paths::private_dir(&runtime)?;
     let mut command = Command::new(analyze);
     command
         .args(["--user", "verify"])
@@ -89,13 +89,6 @@ fn analyze_units(a: &Artefacts, analyze: &Path, dir: &Path) -> anyhow::Result<()
         out.status
     );
     Ok(())
-}
-
-fn private_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::create_dir_all(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    Ok(dir.to_owned())
 }
 
 /// `tether daemon install --dry-run` prints the units and commands and changes nothing;

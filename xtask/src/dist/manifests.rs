@@ -99,11 +99,16 @@ fn template(root: &Path, path: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(root.join(path)).with_context(|| format!("failed to read {path}"))
 }
 
+/// `template` with the version, the homepage and `platforms` in, as the service files are filled.
 fn fill(template: &str, platforms: &str) -> String {
-    template
-        .replace("@VERSION@", VERSION)
-        .replace("@HOMEPAGE@", env!("CARGO_PKG_REPOSITORY"))
-        .replace("@PLATFORMS@", platforms.trim_end())
+    tether_cli::service::fill(
+        template,
+        &[
+            ("VERSION", VERSION),
+            ("HOMEPAGE", env!("CARGO_PKG_REPOSITORY")),
+            ("PLATFORMS", platforms.trim_end()),
+        ],
+    )
 }
 
 fn url(triple: &str) -> String {

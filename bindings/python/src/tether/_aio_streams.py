@@ -12,15 +12,14 @@ from typing import Any, Generic, TypeVar
 import grpc
 import grpc.aio
 
-from . import _execution
+from . import _calls, _execution
 from ._transport import AsyncConnection
 from ._wire import convert, schema
-from ._wire.convert import Chunk, Exit, Note, Started
-from .errors import ClusterError, TetherError
+from ._wire.convert import Chunk
+from .errors import TetherError
 from .events import AttachEvent, Output, ReplayDone
 from .models import ExecResult, Session
 
-CHUNK = 64 * 1024
 T = TypeVar("T")
 
 
@@ -69,12 +68,7 @@ async def _write(conn: AsyncConnection, call: Any, request: Any, action: str) ->
 
 async def _opened(conn: AsyncConnection, call: Any, forward: str) -> tuple[str, int]:
     action = f"dial forward {forward}"
-    first = await _read(conn, call, action)
-    if first is None:
-        raise ClusterError(f"failed to {action}: tetherd ended the stream at once")
-    if first.WhichOneof("kind") != "opened":
-        raise TetherError(f"failed to {action}: tetherd answered out of order")
-    return first.opened.pod, first.opened.port
+    return _calls.dial_opened(await _read(conn, call, action), action)
 
 
 class AsyncDialStream:
@@ -103,9 +97,7 @@ class AsyncDialStream:
         return stream
 
     async def sendall(self, data: bytes) -> None:
-        view = memoryview(data)
-        for at in range(0, len(view), CHUNK):
-            chunk = bytes(view[at : at + CHUNK])
+        for chunk in _calls.chunks(data):
             await _write(self._conn, self._call, convert.dial_data(chunk), self._action)
 
     async def send(self, data: bytes) -> int:
@@ -162,7 +154,7 @@ async def dial_socket(
         yield convert.dial_open(forward, port)
         while True:
             try:
-                data = await loop.sock_recv(ours, CHUNK)
+                data = await loop.sock_recv(ours, _calls.CHUNK)
             except OSError:
                 return
             if not data:
@@ -201,23 +193,17 @@ async def dial_socket(
 async def run_exec(
     conn: AsyncConnection, spec: Any, input: bytes | None, action: str, timeout: float | None
 ) -> ExecResult:
-    async def requests() -> AsyncIterator[Any]:
-        yield convert.exec_start(spec)
-        if input is not None:
-            for chunk in _execution.stdin_chunks(input):
-                yield convert.exec_stdin(chunk)
-            yield convert.exec_close_stdin()
-
-    call = conn.bidi(schema.EXEC)(requests(), timeout=timeout)
+    # grpc.aio takes a plain iterator too; this one only builds messages.
+    call = conn.bidi(schema.EXEC)(_calls.exec_requests(spec, input), timeout=timeout)
     collector = _execution.Collector(action)
     try:
         while True:
             message = await _read(conn, call, action)
             if message is None:
                 raise collector.ended_early()
-            result = collector.feed(convert.exec_reply(message))
-            if result is not None:
-                return result
+            outcome = collector.feed(convert.exec_reply(message))
+            if outcome is not None:
+                return collector.result(outcome)
     finally:
         call.cancel()
 
@@ -231,7 +217,7 @@ class AsyncStdin:
 
     async def write(self, data: bytes) -> int:
         p = self._process
-        for chunk in _execution.stdin_chunks(bytes(data)):
+        for chunk in _calls.chunks(bytes(data)):
             await _write(p._conn, p._call, convert.exec_stdin(chunk), p._action)
         return len(data)
 
@@ -274,7 +260,7 @@ class AsyncOutput:
         return self
 
     async def __anext__(self) -> bytes:
-        data = await self.read(CHUNK)
+        data = await self.read(_calls.CHUNK)
         if not data:
             raise StopAsyncIteration
         return data
@@ -288,13 +274,12 @@ class AsyncProcess:
         self._lock = asyncio.Lock()
         self.stdout = AsyncOutput(self)
         self.stderr = AsyncOutput(self)
+        self._replies = _execution.Replies(action, self._route)
         self.stdin: AsyncStdin | None = AsyncStdin(self) if stdin else None
         self.returncode: int | None = None
         self.error: str | None = None
-        self.warnings: list[str] = []
+        self.warnings: list[str] = self._replies.warnings
         self.pod = self.container = ""
-        self._started: Started | None = None
-        self._ended = False
 
     @classmethod
     async def open(
@@ -306,52 +291,43 @@ class AsyncProcess:
             await _write(conn, call, convert.exec_start(spec), action)
             if not stdin:
                 await call.done_writing()
-            while process._started is None and await process._step():
+            while not process._replies.started and await process._step():
                 pass
         except BaseException:
             call.cancel()
             raise
+        process.pod, process.container = process._replies.pod, process._replies.container
         return process
 
+    def _route(self, chunk: Chunk) -> None:
+        (self.stderr if chunk.stderr else self.stdout).chunks.append(chunk.data)
+
     async def _step(self) -> bool:
+        replies = self._replies
         async with self._lock:
-            if self._ended:
+            if replies.ended:
                 return False
             message = await _read(self._conn, self._call, self._action)
             if message is None:
-                self._ended = True
-                raise ClusterError(
-                    f"failed to {self._action}: tetherd ended the stream without an exit status"
-                )
-            reply = convert.exec_reply(message)
-            if isinstance(reply, Started):
-                self._started = reply
-                self.pod, self.container = reply.pod, reply.container
-            elif isinstance(reply, Chunk):
-                (self.stderr if reply.stderr else self.stdout).chunks.append(reply.data)
-            elif isinstance(reply, Note):
-                self.warnings.append(reply.text)
-            elif isinstance(reply, Exit):
-                self._ended = True
-                if self._started is None:
-                    raise _execution.start_failure(reply, self._action)
-                self.returncode, self.error = reply.code, reply.error
+                replies.ended = True
+                raise replies.ended_early()
+            outcome = replies.feed(convert.exec_reply(message))
+            if outcome is not None:
+                self.returncode, self.error = outcome.code, outcome.error
                 return False
             return True
 
     async def wait(self) -> int:
         while await self._step():
             pass
-        if self.returncode is None:
-            raise ClusterError(f"failed to {self._action}: {self.error or 'no exit code'}")
-        return self.returncode
+        return self._replies.exit_code()
 
     async def resize(self, width: int, height: int) -> None:
         await _write(self._conn, self._call, convert.exec_resize(width, height), self._action)
 
     def kill(self) -> None:
         self._call.cancel()
-        self._ended = True
+        self._replies.ended = True
 
     async def __aenter__(self) -> AsyncProcess:
         return self
@@ -360,7 +336,7 @@ class AsyncProcess:
         try:
             if self.stdin is not None:
                 await self.stdin.close()
-            if exc_type is None and not self._ended:
+            if exc_type is None and not self._replies.ended:
                 await self.wait()
         finally:
             self.kill()
@@ -382,13 +358,11 @@ class AsyncAttachment:
         call = conn.bidi(schema.ATTACH_SESSION)(timeout=timeout)
         try:
             await _write(conn, call, convert.attach_open(session, replay), action)
-            first = await _read(conn, call, action)
-            if first is None or first.WhichOneof("kind") != "session":
-                raise TetherError(f"failed to {action}: tetherd answered out of order")
+            joined = _calls.attach_joined(await _read(conn, call, action), action)
         except BaseException:
             call.cancel()
             raise
-        return cls(conn, call, action, convert.session(first.session))
+        return cls(conn, call, action, joined)
 
     def __aiter__(self) -> AsyncAttachment:
         return self

@@ -7,10 +7,10 @@ from typing import Any
 
 import grpc
 
-from ._outbox import Outbox
+from . import _calls
+from ._outbox import open_call
 from ._transport import SyncConnection
 from ._wire import convert, schema
-from .errors import TetherError
 from .events import AttachEvent, Output, ReplayDone
 from .models import Session
 
@@ -34,19 +34,15 @@ class Attachment:
     ) -> None:
         self._conn = conn
         self._action = f"attach to session {session}"
-        self._outbox = Outbox()
-        self._outbox.put(convert.attach_open(session, replay))
-        self._call = conn.bidi(schema.ATTACH_SESSION)(self._outbox, timeout=timeout)
-        self._call.add_done_callback(self._outbox.abort)
+        self._outbox, self._call = open_call(
+            conn.bidi(schema.ATTACH_SESSION), convert.attach_open(session, replay), timeout
+        )
         try:
-            first = self._next_message()
-            if first is None or first.WhichOneof("kind") != "session":
-                raise TetherError(f"failed to {self._action}: tetherd answered out of order")
+            # The session as it was when joined.
+            self.session: Session = _calls.attach_joined(self._next_message(), self._action)
         except BaseException:
             self.close()
             raise
-        # The session as it was when joined.
-        self.session: Session = convert.session(first.session)
 
     def _next_message(self) -> Any:
         try:

@@ -12,12 +12,10 @@ from typing import Any
 
 import grpc
 
-from ._outbox import Outbox
+from . import _calls
+from ._outbox import open_call
 from ._transport import SyncConnection
 from ._wire import convert, schema
-from .errors import ClusterError, TetherError
-
-CHUNK = 64 * 1024
 
 
 def _opened(conn: SyncConnection, call: Any, forward: str) -> tuple[str, int]:
@@ -26,15 +24,10 @@ def _opened(conn: SyncConnection, call: Any, forward: str) -> tuple[str, int]:
     try:
         first = next(call)
     except StopIteration:
-        raise ClusterError(f"failed to {action}: tetherd ended the stream at once") from None
+        first = None
     except grpc.RpcError as e:
         raise conn.of(e, action) from e
-    if first.WhichOneof("kind") != "opened":
-        call.cancel()
-        raise TetherError(
-            f"failed to {action}: tetherd answered out of order; see `tether daemon logs`"
-        )
-    return first.opened.pod, first.opened.port
+    return _calls.dial_opened(first, action)
 
 
 class DialStream:
@@ -55,10 +48,9 @@ class DialStream:
     ) -> None:
         self._conn = conn
         self._action = f"read from dial stream to forward {forward}"
-        self._outbox = Outbox()
-        self._outbox.put(convert.dial_open(forward, port))
-        self._call = conn.bidi(schema.DIAL)(self._outbox, timeout=timeout)
-        self._call.add_done_callback(self._outbox.abort)
+        self._outbox, self._call = open_call(
+            conn.bidi(schema.DIAL), convert.dial_open(forward, port), timeout
+        )
         self._buffer = b""
         self._eof = False
         try:
@@ -69,10 +61,9 @@ class DialStream:
 
     def sendall(self, data: bytes) -> None:
         """Sends all of `data`, waiting while the daemon applies backpressure."""
-        view = memoryview(data)
         try:
-            for at in range(0, len(view), CHUNK):
-                self._outbox.put(convert.dial_data(bytes(view[at : at + CHUNK])))
+            for chunk in _calls.chunks(data):
+                self._outbox.put(convert.dial_data(chunk))
         except BrokenPipeError:
             self._raise_ended()
 
@@ -148,7 +139,7 @@ def dial_socket(
         try:
             while True:
                 try:
-                    data = ours.recv(CHUNK)
+                    data = ours.recv(_calls.CHUNK)
                 except OSError:
                     return
                 if not data:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import io
 import threading
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
 
-from . import _execution
-from ._outbox import Outbox
+from . import _calls, _execution
+from ._outbox import Outbox, open_call
 from ._transport import SyncConnection
 from ._wire import convert, schema
-from ._wire.convert import Chunk, Exit, Note, Started
-from .errors import ClusterError, TetherError
+from ._wire.convert import Chunk
+from .errors import TetherError
 from .models import ExecResult
 
 
@@ -29,21 +28,13 @@ def run(
 ) -> ExecResult:
     """Runs to the end; `input` (all of it, then EOF) is sent while output is read, so a command
     that echoes a large input does not deadlock."""
-
-    def requests() -> Iterator[Any]:
-        yield convert.exec_start(spec)
-        if input is not None:
-            for chunk in _execution.stdin_chunks(input):
-                yield convert.exec_stdin(chunk)
-            yield convert.exec_close_stdin()
-
-    call = conn.bidi(schema.EXEC)(requests(), timeout=timeout)
+    call = conn.bidi(schema.EXEC)(_calls.exec_requests(spec, input), timeout=timeout)
     collector = _execution.Collector(action)
     try:
         for message in call:
-            result = collector.feed(convert.exec_reply(message))
-            if result is not None:
-                return result
+            outcome = collector.feed(convert.exec_reply(message))
+            if outcome is not None:
+                return collector.result(outcome)
     except grpc.RpcError as e:
         raise conn.of(e, action) from e
     finally:
@@ -64,7 +55,7 @@ class _Stdin(io.RawIOBase):
     def write(self, data: Any) -> int:
         data = bytes(data)
         try:
-            for chunk in _execution.stdin_chunks(data):
+            for chunk in _calls.chunks(data):
                 self._outbox.put(convert.exec_stdin(chunk))
         except BrokenPipeError:
             raise BrokenPipeError("the command's stdin is closed (or the command ended)") from None
@@ -123,78 +114,58 @@ class Process:
         self, conn: SyncConnection, spec: Any, stdin: bool, action: str, timeout: float | None
     ) -> None:
         self._conn = conn
-        self._action = action
         self._lock = threading.RLock()
-        self._outbox = Outbox()
-        self._outbox.put(convert.exec_start(spec))
-        if not stdin:
-            self._outbox.close()
-        self._call = conn.bidi(schema.EXEC)(self._outbox, timeout=timeout)
-        self._call.add_done_callback(self._outbox.abort)
         self._out = _Output(self, stderr=False)
         self._err = _Output(self, stderr=True)
+        self._replies = _execution.Replies(action, self._route)
+        self._outbox, self._call = open_call(
+            conn.bidi(schema.EXEC), convert.exec_start(spec), timeout, more=stdin
+        )
         self.stdout = io.BufferedReader(self._out)
         self.stderr = io.BufferedReader(self._err)
         self.stdin: io.RawIOBase | None = _Stdin(self._outbox) if stdin else None
         self.returncode: int | None = None
         # When the command ended without an exit code: the cluster's words.
         self.error: str | None = None
-        self.warnings: list[str] = []
-        self._ended = False
-        started = None
+        self.warnings: list[str] = self._replies.warnings
         try:
-            while started is None and self._step():
-                started = self._started
+            while not self._replies.started and self._step():
+                pass
         except BaseException:
             self.kill()
             raise
-        self.pod = started.pod if started else ""
-        self.container = started.container if started else ""
+        self.pod = self._replies.pod
+        self.container = self._replies.container
 
-    _started: Started | None = None
+    def _route(self, chunk: Chunk) -> None:
+        (self._err if chunk.stderr else self._out).chunks.append(chunk.data)
 
     def _step(self) -> bool:
         """Reads one answer from the daemon and routes it; False once the command has ended."""
+        replies = self._replies
         with self._lock:
-            if self._ended:
+            if replies.ended:
                 return False
             try:
                 message = next(self._call)
             except StopIteration:
-                self._ended = True
-                raise ClusterError(
-                    f"failed to {self._action}: tetherd ended the stream "
-                    "without an exit status; see `tether daemon logs`"
-                ) from None
+                replies.ended = True
+                raise replies.ended_early() from None
             except grpc.RpcError as e:
-                self._ended = True
-                raise self._conn.of(e, self._action) from e
-            reply = convert.exec_reply(message)
-            if isinstance(reply, Started):
-                self._started = reply
-            elif isinstance(reply, Chunk):
-                (self._err if reply.stderr else self._out).chunks.append(reply.data)
-            elif isinstance(reply, Note):
-                self.warnings.append(reply.text)
-            elif isinstance(reply, Exit):
-                self._ended = True
-                self._finish(reply)
+                replies.ended = True
+                raise self._conn.of(e, replies.action) from e
+            outcome = replies.feed(convert.exec_reply(message))
+            if outcome is not None:
+                self.returncode, self.error = outcome.code, outcome.error
                 return False
             return True
-
-    def _finish(self, outcome: Exit) -> None:
-        if self._started is None:
-            raise _execution.start_failure(outcome, self._action)
-        self.returncode, self.error = outcome.code, outcome.error
 
     def wait(self) -> int:
         """Waits for the command to end (output not read is kept) and returns its exit code.
         Raises ClusterError when it ended without one (the container went away)."""
         while self._step():
             pass
-        if self.returncode is None:
-            raise ClusterError(f"failed to {self._action}: {self.error or 'no exit code'}")
-        return self.returncode
+        return self._replies.exit_code()
 
     def resize(self, width: int, height: int) -> None:
         """Tells a TTY its new size."""
@@ -208,7 +179,7 @@ class Process:
         self._outbox.abort()
         self._call.cancel()
         with self._lock:
-            self._ended = True
+            self._replies.ended = True
 
     def __enter__(self) -> Process:
         return self
@@ -217,7 +188,7 @@ class Process:
         try:
             if self.stdin is not None:
                 self.stdin.close()
-            if exc_type is None and not self._ended:
+            if exc_type is None and not self._replies.ended:
                 self.wait()
         except TetherError:
             if exc_type is None:

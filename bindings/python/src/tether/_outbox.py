@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 
@@ -57,3 +58,17 @@ class Outbox:
                 self._cond.notify_all()
                 return item
             raise StopIteration
+
+
+def open_call(
+    start: Callable[..., Any], first: Any, timeout: float | None, *, more: bool = True
+) -> tuple[Outbox, Any]:
+    """A bidirectional call fed by a new Outbox that holds `first` (and is closed after it
+    unless `more`); the call's end aborts the outbox."""
+    outbox = Outbox()
+    outbox.put(first)
+    if not more:
+        outbox.close()
+    call = start(outbox, timeout=timeout)
+    call.add_done_callback(outbox.abort)
+    return outbox, call

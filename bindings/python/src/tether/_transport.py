@@ -59,18 +59,12 @@ class Settings:
         )
 
 
-@dataclass(frozen=True)
-class Handshake:
-    daemon_version: str
-    api_major: int
-
-
 def target(socket: str) -> str:
     return f"unix:{socket}"
 
 
-def check_handshake(answer: Pb, socket: str) -> Handshake:
-    """The daemon's answer, or IncompatibleDaemon when it speaks another API major."""
+def check_handshake(answer: Pb, socket: str) -> str:
+    """The daemon's version, or IncompatibleDaemon when it speaks another API major."""
     if not answer.compatible or answer.api_major != convert.API_MAJOR:
         advice = answer.message or "restart it with `tether daemon stop`, or upgrade tether-k8s"
         raise IncompatibleDaemon(
@@ -81,7 +75,7 @@ def check_handshake(answer: Pb, socket: str) -> Handshake:
             daemon_api_major=answer.api_major,
             client_api_major=convert.API_MAJOR,
         )
-    return Handshake(answer.daemon_version, answer.api_major)
+    return answer.daemon_version  # type: ignore[no-any-return]
 
 
 def not_running(socket: str) -> DaemonUnavailable:
@@ -125,7 +119,7 @@ class SyncConnection(Errors):
                 "talk to tetherd",
                 HANDSHAKE_TIMEOUT,
             )
-            self.handshake = check_handshake(answer, settings.socket)
+            self.daemon_version = check_handshake(answer, settings.socket)
         except BaseException:
             self.channel.close()
             raise
@@ -154,7 +148,8 @@ class AsyncConnection(Errors):
         super().__init__(settings.socket)
         self.loop = asyncio.get_running_loop()
         self.channel = grpc.aio.insecure_channel(target(settings.socket), options=CHANNEL_OPTIONS)
-        self.handshake = Handshake("", 0)
+        # From the handshake, once `open` has made it.
+        self.daemon_version = ""
 
     @classmethod
     async def open(cls, settings: Settings) -> AsyncConnection:
@@ -167,7 +162,7 @@ class AsyncConnection(Errors):
                 "talk to tetherd",
                 HANDSHAKE_TIMEOUT,
             )
-            conn.handshake = check_handshake(answer, settings.socket)
+            conn.daemon_version = check_handshake(answer, settings.socket)
         except BaseException:
             await conn.channel.close(None)
             raise

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import socket as so
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import grpc
 
-from . import _aio_streams, _calls, _execution, _resubscribe
+from . import _aio_streams, _calls, _resubscribe
 from ._aio_streams import AsyncAttachment, AsyncDialStream, AsyncProcess, Opening
 from ._transport import AsyncConnection, Settings
 from ._wire import convert, schema
@@ -72,9 +71,7 @@ class AsyncClient:
             return self._conn
 
     async def _reconnect(self) -> AsyncConnection:
-        old, self._conn = self._conn, None
-        if old is not None and old.loop is asyncio.get_running_loop():
-            await old.close()
+        await self.close()
         return await self._connection()
 
     async def close(self) -> None:
@@ -92,7 +89,7 @@ class AsyncClient:
     @property
     def daemon_version(self) -> str:
         """The daemon's version, from the handshake ("" before the first call)."""
-        return self._conn.handshake.daemon_version if self._conn else ""
+        return self._conn.daemon_version if self._conn else ""
 
     async def _unary(
         self, method: schema.Method, request: object, action: str, timeout: float | None = None
@@ -138,9 +135,7 @@ class AsyncClient:
             timeout=timeout,
             call_timeout=self._settings.timeout,
         )
-        answer = await self._unary(
-            schema.CREATE_FORWARD, call.request, f"create forward {call.subject}", call.deadline
-        )
+        answer = await self._unary(schema.CREATE_FORWARD, call.request, call.action, call.deadline)
         forward = convert.forward(answer.forward, existed=answer.existed)
         return _calls.check_ready(forward, call.wait) if wait else forward
 
@@ -254,10 +249,9 @@ class AsyncClient:
         timeout: float | None = None,
     ) -> ExecResult:
         """See `Client.exec`."""
-        argv = _execution.check_command(command)
-        spec = _calls.process_spec(
+        proc = _calls.process_call(
             target,
-            argv,
+            command,
             namespace=namespace,
             context=context,
             kubeconfig=kubeconfig,
@@ -266,9 +260,7 @@ class AsyncClient:
             tty=tty,
         )
         conn = await self._connection()
-        return await _aio_streams.run_exec(
-            conn, spec, input, _calls.exec_action(target, argv), timeout
-        )
+        return await _aio_streams.run_exec(conn, proc.spec, input, proc.action, timeout)
 
     def popen(
         self,
@@ -284,10 +276,9 @@ class AsyncClient:
         timeout: float | None = None,
     ) -> Opening[AsyncProcess]:
         """`p = await tc.popen(...)` or `async with tc.popen(...) as p`; see `Client.popen`."""
-        argv = _execution.check_command(command)
-        spec = _calls.process_spec(
+        proc = _calls.process_call(
             target,
-            argv,
+            command,
             namespace=namespace,
             context=context,
             kubeconfig=kubeconfig,
@@ -298,9 +289,7 @@ class AsyncClient:
 
         async def opener() -> AsyncProcess:
             conn = await self._connection()
-            return await AsyncProcess.open(
-                conn, spec, stdin, _calls.exec_action(target, argv), timeout
-            )
+            return await AsyncProcess.open(conn, proc.spec, stdin, proc.action, timeout)
 
         return Opening(opener)
 
@@ -310,32 +299,26 @@ class AsyncClient:
         self, names: Sequence[str] | None = None, *, timeout: float | None = None
     ) -> AsyncIterator[Event]:
         """See `Client.events`: `async for event in tc.events([...])`."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        backoff = _resubscribe.Backoff(time.monotonic(), deadline)
-        request = schema.WATCH_EVENTS.request(names=list(names or ()))
-        attempt = 0
+        sub = _resubscribe.Subscription(names, timeout)
         while True:
             try:
-                conn = await (self._reconnect() if attempt else self._connection())
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                call = conn.server_stream(schema.WATCH_EVENTS)(request, timeout=left)
+                conn = await (self._reconnect() if sub.losses else self._connection())
+                call = conn.server_stream(schema.WATCH_EVENTS)(sub.request, timeout=sub.time_left())
                 try:
                     async for message in call:
-                        backoff.reset(time.monotonic())
-                        event = convert.event(message)
+                        event = sub.event(message)
                         if event is not None:
                             yield event
                 except grpc.RpcError as e:
                     raise conn.of(e, "watch events") from e
                 finally:
                     call.cancel()
-                lost = TetherError("tetherd ended the event stream", code="UNAVAILABLE")
+                lost = _resubscribe.ended()
             except TetherError as e:
                 if not _resubscribe.is_loss(e):
                     raise
                 lost = e
-            attempt += 1
-            await asyncio.sleep(backoff.next_delay(time.monotonic(), lost))
+            await asyncio.sleep(sub.next_delay(lost))
 
     # Sessions.
 
@@ -355,10 +338,9 @@ class AsyncClient:
         size: tuple[int, int] | None = None,
     ) -> Session:
         """See `Client.create_session`."""
-        argv = _execution.check_command(command) if command is not None else []
-        spec = _calls.process_spec(
+        call = _calls.session_call(
             target,
-            argv,
+            command,
             namespace=namespace,
             context=context,
             kubeconfig=kubeconfig,
@@ -366,14 +348,11 @@ class AsyncClient:
             stdin=stdin,
             tty=tty,
             size=size,
+            restart=restart,
+            scrollback_bytes=scrollback_bytes,
+            call_timeout=self._settings.timeout,
         )
-        request = convert.session_request(spec, restart, scrollback_bytes)
-        answer = await self._unary(
-            schema.CREATE_SESSION,
-            request,
-            f"create a session in {target}",
-            self._settings.timeout + 30,
-        )
+        answer = await self._unary(schema.CREATE_SESSION, call.request, call.action, call.deadline)
         return convert.session(answer.session)
 
     def attach(

@@ -20,7 +20,7 @@ from typing import Union
 
 import grpc
 
-from . import _calls, _dial, _exec, _execution, _resubscribe
+from . import _calls, _dial, _exec, _resubscribe
 from ._attach import Attachment
 from ._dial import DialStream
 from ._exec import Process
@@ -70,10 +70,7 @@ class Client:
 
     def _reconnect(self) -> SyncConnection:
         """A new channel and handshake, after the daemon went away."""
-        with self._lock:
-            old, self._conn = self._conn, None
-        if old is not None:
-            old.close()
+        self.close()
         return self._connection()
 
     def close(self) -> None:
@@ -93,7 +90,7 @@ class Client:
     @property
     def daemon_version(self) -> str:
         """The daemon's version, from the handshake."""
-        return self._connection().handshake.daemon_version
+        return self._connection().daemon_version
 
     def _unary(
         self, method: schema.Method, request: object, action: str, timeout: float | None = None
@@ -147,9 +144,7 @@ class Client:
             timeout=timeout,
             call_timeout=self._settings.timeout,
         )
-        answer = self._unary(
-            schema.CREATE_FORWARD, call.request, f"create forward {call.subject}", call.deadline
-        )
+        answer = self._unary(schema.CREATE_FORWARD, call.request, call.action, call.deadline)
         forward = convert.forward(answer.forward, existed=answer.existed)
         return _calls.check_ready(forward, call.wait) if wait else forward
 
@@ -255,10 +250,9 @@ class Client:
         """Runs a command like `kubectl exec` and returns its exit code and output. `input`
         is sent as stdin, then EOF (None: no stdin). A command that cannot start (no such
         pod) raises NotFound or ClusterError."""
-        argv = _execution.check_command(command)
-        spec = _calls.process_spec(
+        proc = _calls.process_call(
             target,
-            argv,
+            command,
             namespace=namespace,
             context=context,
             kubeconfig=kubeconfig,
@@ -266,7 +260,7 @@ class Client:
             stdin=input is not None,
             tty=tty,
         )
-        return _exec.run(self._connection(), spec, input, _calls.exec_action(target, argv), timeout)
+        return _exec.run(self._connection(), proc.spec, input, proc.action, timeout)
 
     def popen(
         self,
@@ -283,10 +277,9 @@ class Client:
     ) -> Process:
         """Starts a command with streamed I/O (`stdin`, `stdout`, `stderr`, `wait()`); returns
         once it runs. The command lives as long as the Process: `kill()` or `with` ends it."""
-        argv = _execution.check_command(command)
-        spec = _calls.process_spec(
+        proc = _calls.process_call(
             target,
-            argv,
+            command,
             namespace=namespace,
             context=context,
             kubeconfig=kubeconfig,
@@ -294,7 +287,7 @@ class Client:
             stdin=stdin,
             tty=tty,
         )
-        return Process(self._connection(), spec, stdin, _calls.exec_action(target, argv), timeout)
+        return Process(self._connection(), proc.spec, stdin, proc.action, timeout)
 
     # Events.
 
@@ -306,19 +299,14 @@ class Client:
         the stream subscribes again (backing off up to 1 s between tries, for up to 30 s; the
         current state comes first again). `timeout` bounds the whole iteration (then Timeout).
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        backoff = _resubscribe.Backoff(time.monotonic(), deadline)
-        request = schema.WATCH_EVENTS.request(names=list(names or ()))
-        attempt = 0
+        sub = _resubscribe.Subscription(names, timeout)
         while True:
             try:
-                conn = self._reconnect() if attempt else self._connection()
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                call = conn.server_stream(schema.WATCH_EVENTS)(request, timeout=left)
+                conn = self._reconnect() if sub.losses else self._connection()
+                call = conn.server_stream(schema.WATCH_EVENTS)(sub.request, timeout=sub.time_left())
                 try:
                     for message in call:
-                        backoff.reset(time.monotonic())
-                        event = convert.event(message)
+                        event = sub.event(message)
                         if event is not None:
                             yield event
                 except grpc.RpcError as e:
@@ -326,13 +314,12 @@ class Client:
                 finally:
                     call.cancel()
                 # The daemon ended the stream (it is shutting down): subscribe again.
-                lost = TetherError("tetherd ended the event stream", code="UNAVAILABLE")
+                lost = _resubscribe.ended()
             except TetherError as e:
                 if not _resubscribe.is_loss(e):
                     raise
                 lost = e
-            attempt += 1
-            time.sleep(backoff.next_delay(time.monotonic(), lost))
+            time.sleep(sub.next_delay(lost))
 
     # Sessions.
 
@@ -354,10 +341,9 @@ class Client:
         """Starts a session owned by the daemon: `command` run in the container, or (None) an
         attach to its main process. It runs whether or not a client is attached, and keeps
         `scrollback_bytes` of output (1 MiB when 0) for replay. Returns once it started."""
-        argv = _execution.check_command(command) if command is not None else []
-        spec = _calls.process_spec(
+        call = _calls.session_call(
             target,
-            argv,
+            command,
             namespace=namespace,
             context=context,
             kubeconfig=kubeconfig,
@@ -365,14 +351,11 @@ class Client:
             stdin=stdin,
             tty=tty,
             size=size,
+            restart=restart,
+            scrollback_bytes=scrollback_bytes,
+            call_timeout=self._settings.timeout,
         )
-        request = convert.session_request(spec, restart, scrollback_bytes)
-        answer = self._unary(
-            schema.CREATE_SESSION,
-            request,
-            f"create a session in {target}",
-            self._settings.timeout + 30,
-        )
+        answer = self._unary(schema.CREATE_SESSION, call.request, call.action, call.deadline)
         return convert.session(answer.session)
 
     def attach(

@@ -12,7 +12,7 @@ import type {
   HandshakeResponse,
   Session,
 } from './types';
-import { distrust, type StatFn } from '../socket';
+import { distrust } from '../socket';
 
 /** The API major version this client speaks (tether.v1). */
 export const API_MAJOR = 1;
@@ -26,8 +26,6 @@ export interface ConnectOptions {
   /** This extension's version, sent in the handshake and shown on a mismatch. */
   clientVersion: string;
   uid: number;
-  /** Ownership reads for the trust check; `fs.statSync` when absent. */
-  stat?: StatFn;
 }
 
 type Callback<T> = (err: grpc.ServiceError | null, value?: T) => void;
@@ -55,7 +53,7 @@ export class TetherClient {
    * `UNAVAILABLE` when nothing answers.
    */
   static async connect(opts: ConnectOptions): Promise<TetherClient> {
-    const refusal = distrust(opts.socket, opts.uid, opts.stat);
+    const refusal = distrust(opts.socket, opts.uid);
     if (refusal) {
       throw new TetherError('CLIENT', refusal);
     }
@@ -83,11 +81,6 @@ export class TetherClient {
     const deadline = CALL_MS + (waitReady ? waitTimeoutMs || 30_000 : 0);
     const request = { spec, wait_ready: waitReady, wait_timeout_ms: waitTimeoutMs };
     return this.call(this.forwards, 'CreateForward', request, `create forward ${spec.name || spec.target}`, deadline);
-  }
-
-  async getForward(name: string): Promise<Forward> {
-    const res = await this.call<{ forward: Forward }>(this.forwards, 'GetForward', { name }, `get forward ${name}`);
-    return res.forward;
   }
 
   /** Every forward, by name, following the pages of ListForwards. */

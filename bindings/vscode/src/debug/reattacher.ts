@@ -2,10 +2,11 @@
 // signals, and what to do when a session ends. The decision itself is `decide` (reattach.ts);
 // everything that touches VS Code or the daemon is passed in.
 
+import { messageOf } from '../api/errors';
+import { reasonName } from '../api/names';
 import type { Event, Forward } from '../api/types';
 import type { Policy } from './block';
 import { decide, WINDOW_MS, type Decision, type Signal } from './reattach';
-import { reasonName } from './resolve';
 
 /** A debug session started from a configuration with a `tether` block. */
 export interface Tracked {
@@ -156,7 +157,7 @@ export class Reattacher {
     void this.act(e.session, decision);
   }
 
-  private async act(session: Tracked, decision: Decision): Promise<void> {
+  private async act(session: Tracked, decision: Exclude<Decision, { action: 'wait' }>): Promise<void> {
     const label = `debug session "${String(session.config.name ?? session.sessionId)}"`;
     switch (decision.action) {
       case 'none':
@@ -177,8 +178,6 @@ export class Reattacher {
       case 'reattach':
         await this.reattach(session, decision.cause);
         return;
-      case 'wait':
-        return;
     }
   }
 
@@ -189,7 +188,7 @@ export class Reattacher {
       this.deps.log(`${session.forward} Ready on pod ${forward.status.pod}; starting the debugger again`);
       await this.deps.start(session);
     } catch (err) {
-      this.deps.error(`Tether: could not re-attach through ${session.forward}: ${err instanceof Error ? err.message : String(err)}`);
+      this.deps.error(`Tether: could not re-attach through ${session.forward}: ${messageOf(err)}`);
     }
   }
 }

@@ -3,6 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
+import { phaseName, reasonName } from '../api/names';
 import type { CreateForwardResponse, Forward, ForwardSpec } from '../api/types';
 import { ConfigError, parseBlock, type Policy, type TetherBlock } from './block';
 import { forwardName } from './name';
@@ -42,9 +43,8 @@ export interface ResolveOptions {
 
 export interface Resolved {
   config: DebugConfig;
-  forward: Forward;
-  block: TetherBlock;
-  existed: boolean;
+  /** What `config` carries under MARKER. */
+  marker: Marker;
 }
 
 /** Whether a configuration asks for a forward. */
@@ -71,7 +71,7 @@ export async function resolveTether(config: DebugConfig, client: ForwardEnsurer,
   const block = parseBlock(config.tether, opts.policy);
   rewrite(config, { host: '127.0.0.1', port: 1 }); // checks type and request before any forward exists
   const spec = specOf(block, opts);
-  const { forward, existed } = await client.createForward(spec, true, opts.waitMs);
+  const { forward } = await client.createForward(spec, true, opts.waitMs);
   if (forward.status.phase !== 'PHASE_READY') {
     throw new ConfigError(notReady(forward, opts.waitMs));
   }
@@ -82,7 +82,7 @@ export async function resolveTether(config: DebugConfig, client: ForwardEnsurer,
   const out = rewrite(config, endpointOf(local));
   const marker: Marker = { id: randomUUID(), forward: forward.spec.name, pod: forward.status.pod, local, reattach: block.reattach };
   out[MARKER] = marker;
-  return { config: out, forward, block, existed };
+  return { config: out, marker };
 }
 
 /** The marker of a resolved configuration, if it has a valid one. */
@@ -92,22 +92,6 @@ export function markerOf(config: Record<string, unknown>): Marker | undefined {
     return undefined;
   }
   return { id: String(m.id ?? ''), forward: m.forward, pod: String(m.pod ?? ''), local: String(m.local ?? ''), reattach: m.reattach };
-}
-
-/** `PHASE_READY` → `Ready`. */
-export function phaseName(phase: string): string {
-  const word = phase.replace(/^PHASE_/, '').toLowerCase();
-  return word.charAt(0).toUpperCase() + word.slice(1);
-}
-
-/** `REASON_KIND_NO_READY_POD` → `NoReadyPod`, as the CLI prints reasons. */
-export function reasonName(kind: string): string {
-  return kind
-    .replace(/^REASON_KIND_/, '')
-    .toLowerCase()
-    .split('_')
-    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
-    .join('');
 }
 
 function notReady(forward: Forward, waitMs: number): string {

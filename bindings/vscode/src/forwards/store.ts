@@ -7,8 +7,14 @@ type Listener = () => void;
 
 interface Waiter {
   name: string;
-  test: (f: Forward, readyAt: number) => boolean;
+  /** Resolve once the forward became Ready at or after this time. */
+  since: number;
   resolve: (f: Forward) => void;
+}
+
+/** Whether `next` is a new Ready: the forward was not Ready under `prev`, or now serves another pod. */
+function readyAgain(prev: ForwardStatus | undefined, next: ForwardStatus): boolean {
+  return next.phase === 'PHASE_READY' && (prev?.phase !== 'PHASE_READY' || prev.pod !== next.pod);
 }
 
 export class ForwardStore {
@@ -27,9 +33,7 @@ export class ForwardStore {
     const old = this.forwards;
     this.forwards = new Map(list.map((f) => [f.spec.name, f]));
     for (const f of list) {
-      const prev = old.get(f.spec.name)?.status;
-      const same = prev?.phase === 'PHASE_READY' && prev.pod === f.status.pod;
-      if (f.status.phase === 'PHASE_READY' && !same) {
+      if (readyAgain(old.get(f.spec.name)?.status, f.status)) {
         this.readyAt.set(f.spec.name, this.now());
       }
     }
@@ -84,26 +88,21 @@ export class ForwardStore {
    * tunnel went down; rejects after `timeoutMs`.
    */
   waitReady(name: string, since: number, timeoutMs: number): Promise<Forward> {
-    return this.waitFor(
-      name,
-      (f, readyAt) => f.status.phase === 'PHASE_READY' && readyAt >= since,
-      timeoutMs,
-      `forward ${name} was not Ready again within ${Math.round(timeoutMs / 1000)} s`,
-    );
-  }
-
-  private waitFor(name: string, test: Waiter['test'], timeoutMs: number, failure: string): Promise<Forward> {
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { name, test, resolve: () => undefined };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        const f = this.forwards.get(name);
-        reject(new Error(f?.status.reason ? `${failure} (${f.status.reason})` : failure));
+        const failure = `forward ${name} was not Ready again within ${Math.round(timeoutMs / 1000)} s`;
+        const reason = this.forwards.get(name)?.status.reason;
+        reject(new Error(reason ? `${failure} (${reason})` : failure));
       }, timeoutMs);
-      waiter.resolve = (f) => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-        resolve(f);
+      const waiter: Waiter = {
+        name,
+        since,
+        resolve: (f) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(f);
+        },
       };
       this.waiters.add(waiter);
       this.checkWaiters();
@@ -111,10 +110,7 @@ export class ForwardStore {
   }
 
   private setStatus(forward: Forward, status: ForwardStatus): void {
-    if (status.phase === 'PHASE_READY' && forward.status.phase !== 'PHASE_READY') {
-      this.readyAt.set(forward.spec.name, this.now());
-    }
-    if (status.phase === 'PHASE_READY' && status.pod !== forward.status.pod) {
+    if (readyAgain(forward.status, status)) {
       this.readyAt.set(forward.spec.name, this.now());
     }
     forward.status = status;
@@ -130,7 +126,7 @@ export class ForwardStore {
   private checkWaiters(): void {
     for (const w of [...this.waiters]) {
       const f = this.forwards.get(w.name);
-      if (f && w.test(f, this.readyAt.get(w.name) ?? -Infinity)) {
+      if (f?.status.phase === 'PHASE_READY' && (this.readyAt.get(w.name) ?? -Infinity) >= w.since) {
         w.resolve(f);
       }
     }

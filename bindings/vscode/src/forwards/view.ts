@@ -1,7 +1,7 @@
 // How forwards look: tree items and the status bar, as plain data that extension.ts hands to VS Code.
 
+import { phaseName, reasonName } from '../api/names';
 import type { Forward } from '../api/types';
-import { phaseName, reasonName } from '../debug/resolve';
 
 /** A tree item, minus VS Code. */
 export interface ItemModel {

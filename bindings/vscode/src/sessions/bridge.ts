@@ -2,8 +2,9 @@
 // Replay, then live output; keys as stdin; resizes; a notice when output was skipped. Closing
 // the terminal detaches: the session keeps running in the daemon.
 
+import { messageOf } from '../api/errors';
+import { sessionPhase } from '../api/names';
 import type { AttachRequest, AttachResponse, Session, TerminalSize } from '../api/types';
-import { sessionPhase } from './view';
 
 /** The AttachSession stream, as grpc-js gives it. */
 export interface AttachStreamLike {
@@ -52,7 +53,7 @@ export class AttachBridge {
     try {
       stream = this.openStream();
     } catch (err) {
-      this.end(`could not attach to session ${this.sessionId}: ${err instanceof Error ? err.message : String(err)}`);
+      this.end(`could not attach to session ${this.sessionId}: ${messageOf(err)}`);
       return;
     }
     this.stream = stream;

@@ -1,13 +1,8 @@
 // How daemon-owned sessions look in the Sessions view.
 
+import { sessionPhase } from '../api/names';
 import type { Session } from '../api/types';
 import type { ItemModel } from '../forwards/view';
-
-/** `SESSION_PHASE_RUNNING` → `Running`. */
-export function sessionPhase(phase: string): string {
-  const word = phase.replace(/^SESSION_PHASE_/, '').toLowerCase();
-  return word.charAt(0).toUpperCase() + word.slice(1);
-}
 
 /** Whether a session's process still runs (or will, after reconnecting). */
 export function isLive(s: Session): boolean {

@@ -30,7 +30,7 @@ export interface FakeDaemon {
 
 export function readyForward(spec: ForwardSpec, local = '127.0.0.1:40001', pod = 'api-1'): Forward {
   return {
-    spec: { ...spec, ports: spec.ports },
+    spec: { ...spec },
     status: {
       phase: 'PHASE_READY',
       attempt: 0,

@@ -2,19 +2,14 @@
 
 import Module from 'node:module';
 import * as path from 'node:path';
+import type { TetherApi } from '../../src/extension';
+import { EXT_ROOT } from '../harness/bins';
 import type { Fake } from './vscode';
 
-/** The extension's folder (bindings/vscode), from out/test/fake. */
-export const EXT_ROOT = path.resolve(__dirname, '../../..');
 export const BUNDLE = path.join(EXT_ROOT, 'dist/extension.js');
 
 export interface Bundle {
-  activate(context: unknown): {
-    schemaFile: string;
-    socket(): string;
-    store: { list(): { spec: { name: string }; status: { phase: string; pod: string; local_addresses: string[] } }[]; connected: boolean };
-    onDecision(listener: (session: { forward: string; config: Record<string, unknown> }, decision: { action: string }) => void): { dispose(): void };
-  };
+  activate(context: unknown): TetherApi;
   deactivate(): void;
 }
 

@@ -45,6 +45,8 @@ export interface Fake {
   module: Record<string, unknown>;
   recorded: Recorded;
   settings: Record<string, unknown>;
+  /** Resolves `config` as VS Code would before a session: through the provider for every type. */
+  resolve(config: object, folder?: unknown): Promise<Record<string, unknown> | undefined>;
   /** Tells the extension a debug session started or ended, as VS Code would. */
   sessionStarted(s: FakeSession): void;
   sessionEnded(s: FakeSession): void;
@@ -170,6 +172,13 @@ export function createFakeVscode(settings: Record<string, unknown> = {}): Fake {
     recorded,
     settings,
     answers,
+    resolve: async (config, folder) => {
+      const provider = recorded.providers.get('*');
+      if (!provider) {
+        throw new Error('activate() registered no provider for every debug type');
+      }
+      return (await provider.resolveDebugConfigurationWithSubstitutedVariables!(folder, config)) as Record<string, unknown> | undefined;
+    },
     sessionStarted: (s) => started.fire(s),
     sessionEnded: (s) => ended.fire(s),
     until: (what, pred, timeoutMs = 10_000) =>

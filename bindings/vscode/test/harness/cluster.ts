@@ -59,7 +59,7 @@ export async function startTestkit(dir: string, fixture: string, timeoutMs = 30_
   return { child, stop, kubeconfig };
 }
 
-/** Starts a private tetherd on `socket`; `answers` resolves once it serves. */
+/** Starts a private tetherd on `socket` and returns at once; callers wait until it answers. */
 export function startTetherd(dir: string, socket: string): Proc {
   const log = fs.openSync(path.join(dir, 'tetherd.log'), 'a');
   const child = spawn(bin('tetherd'), ['--socket', socket, '--state-dir', path.join(dir, 'state')], {

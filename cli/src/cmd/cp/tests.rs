@@ -3,35 +3,10 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::pack;
 use super::spec::{self, Copy, FileSpec, parse, plan};
-
-/// A fresh folder, removed on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("tether-cp-{}-{name}-{n}", std::process::id()));
-        fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+pub use tether_testsupport::TempDir;
 
 fn remote(namespace: Option<&str>, pod: &str, path: &str) -> FileSpec {
     FileSpec::Remote { namespace: namespace.map(Into::into), pod: pod.into(), path: path.into() }

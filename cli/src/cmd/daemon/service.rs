@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use tether_proto::{paths, pb};
+use tether_proto::paths;
 
 use super::super::{Ctx, kubeconfig_list};
 use crate::args::ENV_KUBECONFIG;
@@ -170,11 +170,8 @@ fn print(steps: &[Step]) -> anyhow::Result<()> {
 /// The pid of a running daemon that no service manager started; `None` when none runs or the
 /// service manager runs it.
 async fn unmanaged(ctx: &Ctx) -> anyhow::Result<Option<u32>> {
-    let Some(mut daemon) = ctx.running_daemon().await? else { return Ok(None) };
-    let info = daemon.get_info(pb::GetInfoRequest {}).await;
-    let info = info.map_err(|status| Failure::rpc("get tetherd's status", &status, None))?;
-    let info = info.into_inner();
-    let managed = ["systemd", "systemd-socket", "launchd"].contains(&info.launch.as_str());
+    let Some(info) = super::info(ctx).await? else { return Ok(None) };
+    let managed = tether_proto::Launch::from_name(&info.launch).is_some_and(|l| l.managed());
     Ok((!managed).then_some(info.pid))
 }
 
@@ -184,15 +181,14 @@ fn tetherd() -> anyhow::Result<PathBuf> {
     let found = if bin.components().count() > 1 {
         Some(bin.clone()).filter(|p| p.is_file())
     } else {
-        std::env::var_os("PATH").and_then(|path| {
-            std::env::split_paths(&path).map(|d| d.join(&bin)).find(|p| p.is_file())
-        })
+        tether_proto::autostart::on_path(&bin)
     };
     let found = found.ok_or_else(|| {
         let message = format!(
             "failed to find {} beside tether or on PATH; install both from the same release (see \
-             docs/INSTALL.md), or set TETHER_DAEMON_BIN",
-            bin.display()
+             docs/INSTALL.md), or set {}",
+            bin.display(),
+            paths::ENV_DAEMON_BIN,
         );
         Failure::new(Exit::Error, message)
     })?;
@@ -202,8 +198,7 @@ fn tetherd() -> anyhow::Result<PathBuf> {
 /// The socket the service serves: the caller's, named as the service manager names the default
 /// (systemd's `%t` is `$XDG_RUNTIME_DIR`) when it is the default there.
 fn socket(caller: &Path) -> Socket {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
-    let default = runtime.map(|dir| PathBuf::from(dir).join("tether").join("tetherd.sock"));
+    let default = paths::xdg_runtime_dir().map(|dir| dir.join(paths::SOCKET_FILE));
     if platform::RUNTIME_DIR_DEFAULT && default.as_deref() == Some(caller) {
         Socket::Default
     } else {

@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use super::process;
 use crate::args::ENV_TESTKIT_EXE;
 use crate::error::{Exit, Failure};
+use tether_proto::autostart;
 
 /// The binary's name.
 const TESTKIT: &str = "tether-testkit";
@@ -114,16 +115,8 @@ fn locate() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os(ENV_TESTKIT_EXE).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
-    let beside = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(TESTKIT)))
-        .filter(|p| p.is_file());
-    let on_path = || {
-        let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path).map(|d| d.join(TESTKIT)).find(|p| p.is_file())
-    };
-    beside.or_else(on_path).ok_or_else(|| {
+    let found = autostart::beside_exe(TESTKIT).or_else(|| autostart::on_path(Path::new(TESTKIT)));
+    found.ok_or_else(|| {
         let message = format!(
             "failed to find {TESTKIT}, the emulated cluster `tether demo` runs: it is neither \
              beside tether nor on PATH. Release archives and packages ship it beside tether; \

@@ -36,7 +36,7 @@ impl Daemon {
             .arg(&socket)
             .arg("--state-dir")
             .arg(dir.join("state"))
-            .env("TETHER_LOG", "info")
+            .env(tether_proto::paths::ENV_LOG, "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(process::log_file(&dir.join("tetherd.log"))?)
@@ -45,9 +45,10 @@ impl Daemon {
             .spawn()
             .with_context(|| {
                 format!(
-                    "failed to start {}: install tetherd beside tether (or set \
-                     TETHER_DAEMON_BIN); from source, `cargo build --release -p tether-daemon`",
-                    bin.display()
+                    "failed to start {}: install tetherd beside tether (or set {}); from \
+                     source, `cargo build --release -p tether-daemon`",
+                    bin.display(),
+                    tether_proto::paths::ENV_DAEMON_BIN,
                 )
             })?;
         Ok(Self { child, socket })

@@ -10,7 +10,7 @@ use kube::api::{ListParams, WatchEvent, WatchParams};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
-use super::{KubeCluster, REST_TIMEOUT, Source, classify, convert, load, query};
+use super::{KubeCluster, REST_TIMEOUT, Source, classify, convert, explain, load, query};
 use crate::cluster::{ClusterError, PodInfo, PodSelector, PodWatch};
 
 /// How long one watch request lasts before it is renewed.
@@ -27,6 +27,7 @@ pub(super) fn watch(
         source: cluster.source.clone(),
         namespace: cluster.namespace.clone(),
         client,
+        plugin: cluster.plugin(),
         selector: selector.clone(),
         pods: BTreeMap::new(),
         tx,
@@ -49,6 +50,8 @@ struct Reflector {
     source: Source,
     namespace: String,
     client: kube::Client,
+    /// The credential plugin the client runs, for messages.
+    plugin: Option<String>,
     selector: PodSelector,
     pods: BTreeMap<String, PodInfo>,
     tx: watch::Sender<Result<Vec<PodInfo>, ClusterError>>,
@@ -77,12 +80,14 @@ impl Reflector {
             match self.list_and_watch().await {
                 Ok(()) => failures = 0,
                 Err(e) => {
+                    let e = explain(e, self.plugin.as_deref());
                     failures += 1;
                     tracing::debug!(error = %e, failures, "pod watch failed");
                     if matches!(e, ClusterError::Unauthorized(_))
                         && let Ok(loaded) = load(&self.source).await
                     {
                         self.client = loaded.client;
+                        self.plugin = loaded.plugin;
                     }
                     let _closed = self.tx.send(Err(e));
                     let delay = Duration::from_millis(250u64 << failures.min(5));

@@ -115,7 +115,8 @@ async fn attempt(
             let probe = websocket(&client, &probe_path, V4_CHANNEL, needs).await?;
             drop(probe);
             let namespace = cluster.namespace.clone();
-            let dialer = Arc::new(LegacyDialer { client, path, namespace });
+            let plugin = cluster.plugin();
+            let dialer = Arc::new(LegacyDialer { client, path, namespace, plugin });
             Ok(Tunnel::new(Arc::new(LegacyTunnel::new(
                 dialer,
                 cluster.liveness,
@@ -139,10 +140,7 @@ async fn attempt(
 
 /// Classifies a non-101 answer: a Status is the server's real answer (401 then goes through the
 /// credential refresh); no Status means the protocol is not spoken there.
-pub(super) async fn refused(
-    resp: http::Response<kube::client::Body>,
-    needs: Option<Needs<'_>>,
-) -> Failure {
+pub(super) async fn refused(resp: http::Response<kube::client::Body>, needs: Needs<'_>) -> Failure {
     let code = resp.status().as_u16();
     let body =
         match tokio::time::timeout(std::time::Duration::from_secs(5), resp.into_body().collect())
@@ -152,7 +150,7 @@ pub(super) async fn refused(
             _ => Bytes::new(),
         };
     match status::Status::parse(code, &body) {
-        Some(s) => Failure::Fatal(status::error(s, needs)),
+        Some(s) => Failure::Fatal(status::error(s, Some(needs))),
         None => {
             let text = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_owned();
             Failure::Unsupported(if text.is_empty() {
@@ -208,7 +206,7 @@ pub(super) async fn websocket_offering(
         .map_err(|e| Failure::Fatal(ClusterError::Protocol(e.to_string())))?;
     let resp = send(client, req).await?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return Err(refused(resp, Some(needs)).await);
+        return Err(refused(resp, needs).await);
     }
     let headers = resp.headers();
     let accept = headers.get(header::SEC_WEBSOCKET_ACCEPT).and_then(|v| v.to_str().ok());
@@ -251,7 +249,7 @@ pub(super) async fn spdy_offering(
         .map_err(|e| Failure::Fatal(ClusterError::Protocol(e.to_string())))?;
     let resp = send(client, req).await?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return Err(refused(resp, Some(needs)).await);
+        return Err(refused(resp, needs).await);
     }
     let answer = resp
         .headers()
@@ -266,6 +264,8 @@ struct LegacyDialer {
     client: kube::Client,
     path: String,
     namespace: String,
+    /// The credential plugin the client runs, for messages.
+    plugin: Option<String>,
 }
 
 impl std::fmt::Debug for LegacyDialer {
@@ -280,6 +280,9 @@ impl Dialer for LegacyDialer {
         let path = format!("{}?ports={port}", self.path);
         websocket(&self.client, &path, V4_CHANNEL, port_forward_needs(&self.namespace))
             .await
-            .map_err(|f| TunnelError::Dial(ClusterError::from(f).to_string()))
+            .map_err(|f| {
+                let e = super::explain(ClusterError::from(f), self.plugin.as_deref());
+                TunnelError::Dial(e.to_string())
+            })
     }
 }

@@ -119,9 +119,7 @@ impl Supervisor {
                 match serving.standby {
                     // The replacement is on its way: it becomes the main dial.
                     Standby::Dialing(dial) => {
-                        self.attempt = 1;
-                        self.active_tx.send_replace(None);
-                        self.enter(ForwardState::Reconnecting { attempt: 1, reason }, None, None);
+                        self.reconnecting(1, reason);
                         self.step = Step::Dialing(dial);
                     }
                     Standby::None | Standby::Due(_) => self.lost(reason),
@@ -139,16 +137,9 @@ impl Supervisor {
                     return;
                 }
                 let Some(resolution) = &self.resolution else { return };
-                let cluster = resolution.cluster.clone();
-                let (name, port) = (serving.pod.name.clone(), serving.ports[0]);
-                tracing::debug!(pod = %name, "the tunnel is in doubt: dialing a standby");
-                let tunnel = Box::pin(async move { cluster.port_forward(&name, port, None).await });
-                serving.standby = Standby::Dialing(Box::new(Dial {
-                    pod: serving.pod.clone(),
-                    ports: serving.ports.clone(),
-                    started: Instant::now(),
-                    tunnel,
-                }));
+                tracing::debug!(pod = %serving.pod.name, "the tunnel is in doubt: dialing a standby");
+                let (pod, ports) = (serving.pod.clone(), serving.ports.clone());
+                serving.standby = Standby::Dialing(Dial::start(&resolution.cluster, pod, ports));
             }
             Step::Paused | Step::Failed | Step::Resolving(_) | Step::Dialing(_) => {}
         }

@@ -31,6 +31,15 @@ pub(super) struct Dial {
     pub(super) tunnel: Pending<Tunnel>,
 }
 
+impl Dial {
+    /// Starts opening a tunnel to `pod`, on the container port of the first mapping.
+    pub(super) fn start(cluster: &Arc<dyn Cluster>, pod: PodInfo, ports: Vec<u16>) -> Box<Self> {
+        let (cluster, name, port) = (cluster.clone(), pod.name.clone(), ports[0]);
+        let tunnel = Box::pin(async move { cluster.port_forward(&name, port, None).await });
+        Box::new(Self { pod, ports, started: Instant::now(), tunnel })
+    }
+}
+
 /// A second tunnel prepared while the one in use is in doubt (a probe is out).
 pub(super) enum Standby {
     None,

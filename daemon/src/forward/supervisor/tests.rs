@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tether_testsupport::wait::until_async;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -70,16 +71,11 @@ impl Rig {
 
     /// Waits (virtual time) until the forward's state satisfies `ok`.
     async fn state(&self, name: &str, ok: impl Fn(&ForwardState) -> bool) -> ForwardState {
-        let wait = async {
-            loop {
-                let s = self.registry.get(name).await.expect("exists").status.state;
-                if ok(&s) {
-                    return s;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(120), wait).await.expect("the state came")
+        until_async(Duration::from_secs(120), "the state came", async || {
+            let s = self.registry.get(name).await.expect("exists").status.state;
+            if ok(&s) { Ok(s) } else { Err(s) }
+        })
+        .await
     }
 
     async fn ready(&self, name: &str) -> String {
@@ -100,6 +96,15 @@ impl Rig {
         };
         tokio::time::timeout(Duration::from_secs(60), wait).await.expect("a TunnelDown event")
     }
+}
+
+/// Waits until `tunnel` has been probed `count` times.
+async fn probed(tunnel: &crate::cluster::fake::FakeTunnel, count: usize) {
+    until_async(Duration::from_secs(5), "the tunnel was probed", async || {
+        let causes = tunnel.probe_causes();
+        if causes.len() >= count { Ok(()) } else { Err(causes) }
+    })
+    .await;
 }
 
 /// One round trip through the local port: what came back.
@@ -168,8 +173,13 @@ async fn a_connection_refused_by_a_pod_going_away_is_replayed_on_another_pod() {
     let port = r.create("fwd").await;
     assert_eq!(r.ready("fwd").await, "a");
     let client = tokio::spawn(echo(port, b"undelivered"));
-    // Pod a goes away (its port refused it); b is Ready.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Pod a goes away once its port refused the connection; b is Ready.
+    let tunnel = r.cluster.tunnel();
+    until_async(Duration::from_secs(5), "pod a got the connection", async || {
+        let opened = *tunnel.opened.lock().expect("lock");
+        if opened > 0 { Ok(()) } else { Err(opened) }
+    })
+    .await;
     r.cluster.set_pods(vec![pod("b", true)]);
     let back = tokio::time::timeout(Duration::from_secs(60), client).await;
     assert_eq!(back.expect("in time").expect("task").expect("served"), b"undelivered");
@@ -209,12 +219,12 @@ async fn a_freeze_or_a_wake_probes_the_tunnel_and_an_unanswered_probe_replaces_i
     let first = r.cluster.tunnel();
     let length = Duration::from_secs(20);
     r.pauses.send(Pause { kind: PauseKind::Freeze, length }).expect("a supervisor listens");
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    probed(&first, 1).await;
     assert_eq!(first.probe_causes(), [ProbeCause::Freeze], "answered: the tunnel stays");
     assert_eq!(r.cluster.tunnel_count(), 1);
     *r.cluster.answer_probes.lock().expect("lock") = false;
     r.pauses.send(Pause { kind: PauseKind::Sleep, length }).expect("a supervisor listens");
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    probed(&first, 2).await;
     assert_eq!(first.probe_causes(), [ProbeCause::Freeze, ProbeCause::Wake]);
     let waited = Duration::from_secs(1);
     first.kill(TunnelEnd::ProbeUnanswered { cause: ProbeCause::Wake, waited });
@@ -240,12 +250,11 @@ async fn a_probe_on_demand_dials_a_standby_that_takes_over_unless_the_probe_is_a
     // still in doubt.
     let asked = Instant::now();
     first.set_health(Health::Probing { cause: ProbeCause::Demand, since: asked });
-    let takeover = async {
-        while r.cluster.tunnel_count() < 2 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), takeover).await.expect("a standby");
+    until_async(Duration::from_secs(5), "a standby was dialed", async || {
+        let count = r.cluster.tunnel_count();
+        if count >= 2 { Ok(()) } else { Err(count) }
+    })
+    .await;
     assert!(asked.elapsed() <= Duration::from_millis(600), "grace and dial: {:?}", asked.elapsed());
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(echo(port, b"via the standby").await.expect("served"), b"via the standby");
@@ -304,8 +313,8 @@ async fn a_named_port_the_pod_lacks_is_said_at_once_and_the_forward_waits() {
     let mut named = spec("fwd");
     named.ports = vec![":grpc".parse().expect("port")];
     r.registry.create(named).await.expect("created");
-    let settled = r.registry.wait_settled("fwd", Duration::from_secs(30)).await.expect("fwd");
     let started = Instant::now();
+    let settled = r.registry.wait_settled("fwd", Duration::from_secs(30)).await.expect("fwd");
     match settled.status.state {
         ForwardState::Reconnecting { reason: Reason::NoSuchPort(text), .. } => {
             assert_eq!(text, "Pod 'a' does not have a named port 'grpc'");

@@ -26,15 +26,6 @@ const RTT_CAP: Duration = Duration::from_secs(5);
 /// PINGs remembered for their round trip.
 const PINGS: usize = 16;
 
-/// A probe in flight.
-#[derive(Debug, Clone, Copy)]
-struct Probe {
-    /// The PONG to this PING id, or a later one, answers it.
-    floor: u32,
-    cause: ProbeCause,
-    since: Instant,
-}
-
 /// PINGs, PONGs and the verdict on the peer.
 #[derive(Debug)]
 pub(super) struct Pulse {
@@ -42,7 +33,6 @@ pub(super) struct Pulse {
     silence: Silence,
     sent: VecDeque<(u32, Instant)>,
     srtt: Option<Duration>,
-    probe: Option<Probe>,
     health: watch::Sender<Health>,
     stats: Arc<TunnelStats>,
 }
@@ -54,7 +44,6 @@ impl Pulse {
             silence: Silence::new(liveness.deadline),
             sent: VecDeque::new(),
             srtt: None,
-            probe: None,
             health: watch::channel(Health::Alive).0,
             stats,
         }
@@ -83,9 +72,7 @@ impl Pulse {
     pub(super) fn probe(&mut self, spdy: &mut Session, cause: ProbeCause) {
         let floor = self.ping(spdy);
         let deadline = self.liveness.probe_deadline(self.srtt);
-        self.silence.probe(deadline);
-        let since = self.probe.map_or_else(Instant::now, |p| p.since);
-        self.probe = Some(Probe { floor, cause, since });
+        let since = self.silence.probe(floor.into(), cause, deadline);
         tracing::debug!(?cause, deadline_ms = deadline.as_millis() as u64, "probing the tunnel");
         self.health.send_replace(Health::Probing { cause, since });
     }
@@ -93,7 +80,7 @@ impl Pulse {
     /// Bytes came. Stale ones (read past the deadline: the daemon was frozen) start a probe
     /// instead of counting as life.
     pub(super) fn bytes(&mut self, spdy: &mut Session) {
-        if self.probe.is_none() && self.silence.overdue().is_some() {
+        if !self.silence.probing() && self.silence.overdue().is_some() {
             self.probe(spdy, ProbeCause::Freeze);
         } else {
             self.silence.heard();
@@ -112,14 +99,8 @@ impl Pulse {
                 self.sample(now - at);
             }
         }
-        match self.probe {
-            Some(p) if id >= p.floor => {
-                self.probe = None;
-                self.silence.probe_answered();
-                self.health.send_replace(Health::Alive);
-            }
-            Some(_) => {}
-            None => self.silence.heard(),
+        if self.silence.pong(id.into()) {
+            self.health.send_replace(Health::Alive);
         }
     }
 
@@ -146,26 +127,24 @@ impl Pulse {
     /// What being due means: a probe unanswered, a dead peer, or (when the timer itself fires
     /// well past its time) a freeze, which starts a probe instead.
     pub(super) fn verdict(&mut self, spdy: &mut Session) -> Option<TunnelEnd> {
-        if let Some(p) = self.probe {
-            return Some(TunnelEnd::ProbeUnanswered { cause: p.cause, waited: p.since.elapsed() });
-        }
-        if self.silence.overdue().is_some_and(|late| late > FREEZE_MARGIN) {
+        if !self.silence.probing() && self.silence.overdue().is_some_and(|l| l > FREEZE_MARGIN) {
             self.probe(spdy, ProbeCause::Freeze);
             return None;
         }
-        Some(TunnelEnd::DeadPeer { silent: self.silence.silent_for() })
+        Some(self.silence.end())
     }
 
     /// When a connection waiting on this tunnel should probe it: `quiet` after the last sign of
     /// life, while some stream is unanswered and no probe is out.
     pub(super) fn demand_at(&self, unreplied: usize) -> Option<Instant> {
-        (unreplied > 0 && self.probe.is_none()).then(|| self.silence.last() + self.liveness.quiet)
+        (unreplied > 0 && !self.silence.probing())
+            .then(|| self.silence.last() + self.liveness.quiet)
     }
 
     /// The demand timer fired: probe unless the tunnel spoke meanwhile.
     pub(super) fn demand(&mut self, spdy: &mut Session, unreplied: usize) {
         let quiet = self.silence.silent_for() >= self.liveness.quiet;
-        if unreplied > 0 && self.probe.is_none() && quiet {
+        if unreplied > 0 && !self.silence.probing() && quiet {
             self.probe(spdy, ProbeCause::Demand);
         }
     }
@@ -211,17 +190,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_late_timer_is_a_freeze_and_an_on_time_one_a_dead_peer() {
-        let (mut p, mut spdy, health) = pulse();
+        let (mut p, mut spdy, _health) = pulse();
         p.due().await;
         let end = p.verdict(&mut spdy);
         assert!(matches!(end, Some(TunnelEnd::DeadPeer { .. })), "{end:?}");
-        let (mut p, mut spdy, health2) = pulse();
+        let (mut p, mut spdy, health) = pulse();
         // The timer could not fire while the process was stopped: it fires 8 s late.
         tokio::time::advance(Duration::from_secs(20)).await;
         p.due().await;
         assert_eq!(p.verdict(&mut spdy), None, "a probe, not a verdict");
-        assert!(matches!(*health2.borrow(), Health::Probing { cause: ProbeCause::Freeze, .. }));
-        drop(health);
+        assert!(matches!(*health.borrow(), Health::Probing { cause: ProbeCause::Freeze, .. }));
     }
 
     #[tokio::test(start_paused = true)]

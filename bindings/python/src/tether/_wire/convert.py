@@ -48,7 +48,9 @@ _SESSION_PHASES = _enum_map(
     "SessionPhase", "SESSION_PHASE_", SessionPhase, SessionPhase.UNSPECIFIED
 )
 _SESSION_KINDS = _enum_map("SessionKind", "SESSION_KIND_", SessionKind, SessionKind.UNSPECIFIED)
+_KIND_NUMBERS = {v: n for n, v in schema.enum_names("SessionKind").items()}
 _RESTART_NUMBERS = {v: n for n, v in schema.enum_names("RestartPolicy").items()}
+_ON_DROP = _RESTART_NUMBERS["RESTART_POLICY_ON_DROP"]
 _PHASE_BY_WORD = {p.value: p for p in SessionPhase}
 
 
@@ -129,9 +131,8 @@ def session_request(spec: Pb, restart: RestartPolicy, scrollback_bytes: int) -> 
     number = _RESTART_NUMBERS[
         "RESTART_POLICY_ON_DROP" if restart is RestartPolicy.ON_DROP else "RESTART_POLICY_NEVER"
     ]
-    kinds = {v: n for n, v in schema.enum_names("SessionKind").items()}
     return schema.CREATE_SESSION.request(
-        spec=spec, kind=kinds[kind], restart=number, scrollback_bytes=scrollback_bytes
+        spec=spec, kind=_KIND_NUMBERS[kind], restart=number, scrollback_bytes=scrollback_bytes
     )
 
 
@@ -239,13 +240,11 @@ def daemon_info(m: Pb) -> DaemonInfo:
 
 @dataclass(frozen=True)
 class Exit:
-    """An ExitStatus: a code, or the cluster's error (`from_server`: the API server refused the
-    request itself, as for a missing pod)."""
+    """An ExitStatus: a code, or the cluster's error (with its Kubernetes status reason)."""
 
     code: int | None
     error: str | None
     reason: str | None
-    from_server: bool
 
 
 def exit_status(m: Pb) -> Exit:
@@ -254,7 +253,6 @@ def exit_status(m: Pb) -> Exit:
         code=m.code if which == "code" else None,
         error=(m.error or "the command ended without an exit code") if which != "code" else None,
         reason=_opt(m.reason),
-        from_server=m.from_server,
     )
 
 
@@ -283,9 +281,6 @@ def session(m: Pb) -> Session:
         restart=RestartPolicy.ON_DROP if m.restart == _ON_DROP else RestartPolicy.NEVER,
         restarts=m.restarts,
     )
-
-
-_ON_DROP = _RESTART_NUMBERS["RESTART_POLICY_ON_DROP"]
 
 
 def event(m: Pb) -> ev.Event | None:
@@ -336,11 +331,10 @@ def attach_event(m: Pb) -> ev.AttachEvent | None:
 
 @dataclass(frozen=True)
 class Started:
-    """The command started in this pod and container, over this protocol."""
+    """The command started in this pod and container."""
 
     pod: str
     container: str
-    protocol: str
 
 
 @dataclass(frozen=True)
@@ -363,7 +357,7 @@ def exec_reply(m: Pb) -> ExecReply | None:
     which = m.WhichOneof("kind")
     if which == "started":
         s = m.started
-        return Started(pod=s.pod, container=s.container, protocol=s.protocol)
+        return Started(pod=s.pod, container=s.container)
     if which == "stdout":
         return Chunk(m.stdout, stderr=False)
     if which == "stderr":
